@@ -1,0 +1,23 @@
+"""The provider interface: every provider creates and destroys capacity and writes the
+same fleet manifest. Playbooks never ask a provider anything."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..journal import Journal
+from ..plan import Plan
+from ..workspace import EventDir
+
+
+class Provider(Protocol):
+    name: str
+
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+        """Create the plan's capacity (idempotently), journal each host's launch and
+        write the fleet manifest; returns the manifest."""
+        ...
+
+    def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
+        """Destroy everything of the event; a second call is a no-op."""
+        ...
