@@ -60,6 +60,17 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "private_inventory": {"type": ["string", "null"]},
+        "private_ssh": {
+            "description": "connection of the private-side hosts, when the provider made them",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["user", "private_key_file", "known_hosts_file"],
+            "properties": {
+                "user": {"type": "string"},
+                "private_key_file": {"type": "string"},
+                "known_hosts_file": {"type": "string"},
+            },
+        },
         "hosts": {
             "type": "array",
             "items": {

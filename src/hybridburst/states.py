@@ -23,7 +23,7 @@ S = HostState
 
 # Allowed transitions. FAILED is reachable from every state; DESTROYED ends everything.
 TRANSITIONS: dict[HostState, frozenset[HostState]] = {
-    S.REQUESTED: frozenset({S.LAUNCHED, S.DESTROYED}),
+    S.REQUESTED: frozenset({S.LAUNCHED, S.DESTROYED, S.REQUESTED}),
     S.LAUNCHED: frozenset({S.VALIDATED, S.QUARANTINED, S.DESTROYED, S.LAUNCHED}),
     S.VALIDATED: frozenset({S.AUTHORIZED, S.QUARANTINED, S.VALIDATED, S.DESTROYED}),
     S.QUARANTINED: frozenset({S.REVOKED, S.DESTROYED, S.QUARANTINED, S.VALIDATED}),
@@ -32,8 +32,8 @@ TRANSITIONS: dict[HostState, frozenset[HostState]] = {
     S.READY: frozenset({S.DRAINING, S.REVOKED, S.READY}),
     S.DRAINING: frozenset({S.REVOKED, S.DRAINING}),
     S.REVOKED: frozenset({S.DESTROYED, S.REVOKED, S.VALIDATED}),
-    S.DESTROYED: frozenset(),
-    S.FAILED: frozenset({S.REVOKED, S.DESTROYED, S.FAILED}),
+    S.DESTROYED: frozenset({S.REQUESTED}),  # a new incarnation of the same slot
+    S.FAILED: frozenset({S.REVOKED, S.DESTROYED, S.FAILED, S.REQUESTED, S.LAUNCHED}),
 }
 
 # States in which a host may hold access to the private network.

@@ -1,0 +1,32 @@
+"""Providers create and destroy capacity; each writes the same fleet manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import HybridburstError
+from .base import Provider
+
+REPO_INVENTORY = Path(__file__).resolve().parents[3] / "inventory" / "local"
+
+
+def get(name: str, private_inventory: Path | None, log: Callable[[str], None] = print) -> Provider:
+    if name == "local":
+        from .local import LocalProvider
+
+        inventory = private_inventory or REPO_INVENTORY
+        if not (inventory / "hosts.yml").exists():
+            raise HybridburstError(
+                f"the local provider needs a private-cloud inventory; {inventory}/hosts.yml is missing"
+            )
+        return LocalProvider(inventory, log=log)
+    if name == "aws":
+        from .aws import AwsProvider  # type: ignore[import-not-found]
+
+        return AwsProvider(log=log)
+    if name == "openstack":
+        from .openstack import OpenStackProvider  # type: ignore[import-not-found]
+
+        return OpenStackProvider(log=log)
+    raise HybridburstError(f"unknown provider {name!r}")

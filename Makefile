@@ -1,0 +1,44 @@
+# hybridburst: `make demo` runs the main job on the local cloud, `make test` the whole suite.
+# Both set up what they need first (scripts/bootstrap.sh), idempotently.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/src/hybridburst/providers/local/data/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+SCENARIOS := $(notdir $(wildcard molecule/*))
+
+.PHONY: setup demo test lint unit e2e molecule bench clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+lint: setup
+	$(BIN)/ruff check src tests plugins pulumi_stacks bench
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production --offline
+
+unit: setup
+	$(BIN)/pytest -q tests/unit $(wildcard tests/pulumi) $(wildcard tests/costs)
+
+e2e: setup
+	$(BIN)/pytest -q tests/e2e
+
+molecule: setup
+	@set -e; for s in $(SCENARIOS); do echo "==> molecule test -s $$s"; $(BIN)/molecule test -s $$s; done
+
+test: setup lint
+	$(BIN)/pytest tests
+	@$(MAKE) --no-print-directory molecule
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	-$(BIN)/hybridburst deprovision double11
+	rm -rf .cache .pytest_cache .ruff_cache

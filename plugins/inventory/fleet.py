@@ -1,0 +1,179 @@
+# Copyright: hybridburst authors
+# Apache License 2.0
+"""Inventory plugin: a hybridburst fleet manifest, merged with the private-cloud inventory."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: fleet
+short_description: Burst hosts from a hybridburst fleet manifest, with the private cloud
+description:
+  - Reads a fleet manifest (versioned JSON written by every hybridburst provider) and
+    the private-cloud inventory it names, and turns them into one inventory.
+  - Burst hosts are grouped as C(burst), C(event_<event>), C(pool_<pool>) and
+    C(type_<instance type>); the private inventory keeps its own groups and group_vars.
+  - Every burst host gets its connection (user, key, a known_hosts file with strict host
+    key checking) and its expected hardware as C(hybridburst_expected).
+  - The configuration file name must end with C(fleet.yml) or C(fleet.yaml).
+requirements:
+  - the hybridburst Python package (it checks the manifest against its schema)
+extends_documentation_fragment:
+  - constructed
+options:
+  plugin:
+    description: The name of this plugin.
+    required: true
+    choices: ['hybridburst.platform.fleet']
+  manifest:
+    description: Path of the fleet manifest (JSON).
+    required: true
+    type: path
+  private_inventory:
+    description:
+      - Directory or file of the private-cloud inventory to merge.
+      - Defaults to the one the manifest names; set to an empty string to merge none.
+    type: path
+"""
+
+EXAMPLES = r"""
+# double11.fleet.yml
+plugin: hybridburst.platform.fleet
+manifest: /var/lib/hybridburst/events/double11/manifest.json
+keyed_groups:
+  - key: hybridburst_release
+    prefix: release
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleParserError
+from ansible.inventory.manager import InventoryManager
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+try:
+    from hybridburst import manifest as _manifest
+    from hybridburst.errors import InputError as _InputError
+    from hybridburst.sshkeys import ssh_common_args as _ssh_common_args
+except ImportError:  # pragma: no cover - reported when the plugin is used
+    _manifest = None
+
+
+def _group_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+    NAME = "hybridburst.platform.fleet"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(("fleet.yml", "fleet.yaml"))
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        if _manifest is None:
+            raise AnsibleParserError(
+                "hybridburst.platform.fleet needs the hybridburst Python package: "
+                "pip install hybridburst"
+            )
+        self._read_config_data(path)
+        manifest_path = Path(self.get_option("manifest"))
+        try:
+            data = _manifest.read(manifest_path)
+        except _InputError as exc:
+            raise AnsibleParserError(str(exc)) from exc
+        private = self.get_option("private_inventory")
+        if private is None:
+            private = data.get("private_inventory")
+        if private:
+            self._merge_private(Path(private), data.get("private_ssh"))
+        self._add_burst_hosts(data)
+
+    def _merge_private(self, source: Path, ssh: dict[str, str] | None) -> None:
+        if not source.exists():
+            raise AnsibleParserError(f"private inventory {source} does not exist")
+        private = InventoryManager(loader=self.loader, sources=[str(source)])
+        for group in private.groups.values():
+            if group.name in ("all", "ungrouped"):
+                continue
+            self.inventory.add_group(group.name)
+        for group in private.groups.values():
+            for child in group.child_groups:
+                self.inventory.add_child(group.name, child.name)
+            for key, value in group.get_vars().items():
+                self.inventory.set_variable(group.name, key, value)
+        for host in private.hosts.values():
+            for group in host.get_groups():
+                if group.name != "all":
+                    self.inventory.add_host(host.name, group=group.name)
+            self.inventory.add_host(host.name)
+            for key, value in host.get_vars().items():
+                if key not in ("inventory_file", "inventory_dir"):
+                    self.inventory.set_variable(host.name, key, value)
+            if ssh:
+                self._set_connection(host.name, ssh, host.get_vars())
+        self._load_group_vars(source if source.is_dir() else source.parent, private)
+
+    def _load_group_vars(self, base: Path, private: InventoryManager) -> None:
+        """group_vars of the private inventory: the fleet file's own directory is not theirs."""
+        folder = base / "group_vars"
+        for group in private.groups.values():
+            files = [folder / f"{group.name}.yml", folder / f"{group.name}.yaml"]
+            if (folder / group.name).is_dir():
+                files += sorted((folder / group.name).glob("*.y*ml"))
+            for file in files:
+                if not file.is_file():
+                    continue
+                values = yaml.safe_load(file.read_text()) or {}
+                for key, value in values.items():
+                    self.inventory.set_variable(group.name, key, value)
+
+    def _set_connection(self, host: str, ssh: dict[str, str], existing: dict[str, Any]) -> None:
+        defaults = {
+            "ansible_user": ssh["user"],
+            "ansible_ssh_private_key_file": ssh["private_key_file"],
+            "ansible_ssh_common_args": _ssh_common_args(Path(ssh["known_hosts_file"])),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+        for key, value in defaults.items():
+            if key not in existing:
+                self.inventory.set_variable(host, key, value)
+
+    def _add_burst_hosts(self, data: dict[str, Any]) -> None:
+        event = data["event"]
+        for group in ("burst", f"event_{_group_name(event)}"):
+            self.inventory.add_group(group)
+        network = data["network"]
+        for host in data["hosts"]:
+            name = host["name"]
+            groups = ["burst", f"event_{_group_name(event)}", f"pool_{_group_name(host['pool'])}",
+                      f"type_{_group_name(host['instance_type'])}"]
+            for group in groups:
+                self.inventory.add_group(group)
+                self.inventory.add_host(name, group=group)
+            hostvars = {
+                "ansible_host": host["address"],
+                "hybridburst_event": event,
+                "hybridburst_team": data["team"],
+                "hybridburst_provider": data["provider"],
+                "hybridburst_pool": host["pool"],
+                "hybridburst_instance_type": host["instance_type"],
+                "hybridburst_release": host.get("release"),
+                "hybridburst_launched_at": host["launched_at"],
+                "hybridburst_expected": host["expected"],
+                "hybridburst_tags": host["tags"],
+                "hybridburst_private_cidrs": network["private_cidrs"],
+                "hybridburst_burst_cidr": network["burst_cidr"],
+                "hybridburst_gateway_burst_address": network["gateway"]["burst_address"],
+            }
+            for key, value in hostvars.items():
+                self.inventory.set_variable(name, key, value)
+            self._set_connection(name, data["ssh"], {})
+            strict = self.get_option("strict")
+            merged = {**hostvars, **self.inventory.get_host(name).get_vars()}
+            self._set_composite_vars(self.get_option("compose"), merged, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), merged, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), merged, name,
+                                           strict=strict)

@@ -1,0 +1,111 @@
+"""provision, deprovision, status: capacity and what the journal says of it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .. import manifest, providers, spec
+from ..errors import HybridburstError
+from ..journal import Journal
+from ..plan import make_plan
+from ..workspace import EventDir
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("provision", help="create the capacity of an event spec, write the manifest")
+    p.add_argument("spec", type=Path)
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("deprovision", help="destroy everything of an event (twice is fine)")
+    p.add_argument("event")
+    p.set_defaults(func=cmd_deprovision)
+
+    p = sub.add_parser("status", help="every host of an event, its state, since when and why")
+    p.add_argument("event")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(func=cmd_status)
+
+
+def save_event_meta(event_dir: EventDir, event_spec: spec.EventSpec) -> None:
+    event_dir.root.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "event": event_spec.event,
+        "team": event_spec.team,
+        "provider": event_spec.provider,
+        "spec": str(Path(event_spec.source).resolve()),
+        "private_inventory": str(event_spec.private_inventory)
+        if event_spec.private_inventory else None,
+    }
+    (event_dir.root / "event.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def load_event_meta(event_dir: EventDir) -> dict[str, Any]:
+    path = event_dir.root / "event.json"
+    if not path.exists():
+        raise HybridburstError(f"no event {event_dir.root.name!r} in {event_dir.root.parent}")
+    return json.loads(path.read_text())
+
+
+def provider_for(meta: dict[str, Any], console: Console) -> providers.Provider:
+    inventory = Path(meta["private_inventory"]) if meta.get("private_inventory") else None
+    return providers.get(meta["provider"], inventory, log=lambda m: console.print(m))
+
+
+def cmd_provision(args: argparse.Namespace, console: Console) -> int:
+    event_spec = spec.load(args.spec)
+    plan = make_plan(event_spec)
+    event_dir = EventDir.of(event_spec.event)
+    provider = providers.get(event_spec.provider, event_spec.private_inventory,
+                             log=lambda m: console.print(m))
+    save_event_meta(event_dir, event_spec)
+    data = provider.provision(plan, event_dir, Journal(event_dir.journal))
+    console.print(f"{len(data['hosts'])}/{len(plan.hosts)} host(s) of {plan.event} launched; "
+                  f"manifest: {event_dir.manifest}")
+    return 0 if len(data["hosts"]) == len(plan.hosts) else 1
+
+
+def cmd_deprovision(args: argparse.Namespace, console: Console) -> int:
+    event_dir = EventDir.of(args.event)
+    if not (event_dir.root / "event.json").exists():
+        console.print(f"nothing to deprovision for {args.event}")
+        return 0
+    meta = load_event_meta(event_dir)
+    provider_for(meta, console).deprovision(args.event, event_dir, Journal(event_dir.journal))
+    console.print(f"{args.event}: deprovisioned")
+    return 0
+
+
+def status_rows(event_dir: EventDir) -> list[dict[str, Any]]:
+    hosts: dict[str, dict[str, Any]] = {}
+    if event_dir.manifest.exists():
+        for h in manifest.read(event_dir.manifest)["hosts"]:
+            hosts[h["name"]] = {"address": h["address"], "pool": h["pool"],
+                                "instance_type": h["instance_type"]}
+    rows = []
+    for name, entry in Journal(event_dir.journal).current().items():
+        rows.append({"host": name, "state": entry.state.value, "since": entry.time.isoformat(),
+                     "reason": entry.reason, **hosts.get(name, {})})
+    return rows
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    event_dir = EventDir.of(args.event)
+    load_event_meta(event_dir)
+    rows = status_rows(event_dir)
+    if args.json:
+        console.print_json(json.dumps({"event": args.event, "hosts": rows}))
+        return 0
+    table = Table(title=f"{args.event}: {len(rows)} host(s)")
+    for column in ("host", "address", "pool", "instance_type", "state", "since", "reason"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in
+                        ("host", "address", "pool", "instance_type", "state", "since", "reason")))
+    console.print(table)
+    return 0

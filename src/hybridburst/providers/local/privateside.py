@@ -1,0 +1,147 @@
+"""The private side of the local cloud: networks, the gateway, the load balancer and the
+backend service. Shared by every event; created on first use, removed when none is left."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import string
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from ... import sshkeys
+from ...errors import HybridburstError
+from . import image, lxcfs
+from .machines import ADMIN_USER, Machine, wait_for_ssh
+from .podman import containers, inspect, nsenter_net, podman
+from .topology import Topology
+
+PRIVATE_NET = "hb-private"
+BURST_NET = "hb-burst"
+ROLE_LABEL = "hybridburst.role"
+
+
+def _data(name: str) -> str:
+    return resources.files("hybridburst.providers.local").joinpath(f"data/{name}").read_text()
+
+
+def gateway_ruleset(topo: Topology) -> str:
+    services = ", ".join(f"{s.address} . {s.port}" for s in topo.services) or "0.0.0.0 . 0"
+    return string.Template(_data("gateway.nft")).substitute(
+        private_cidr=topo.private_cidr, burst_cidr=topo.burst_cidr, services=services
+    )
+
+
+class PrivateSide:
+    def __init__(self, topo: Topology, state: Path, log: Callable[[str], None]) -> None:
+        self.topo = topo
+        self.dir = state / "local-cloud"
+        self.log = log
+
+    @property
+    def private_key(self) -> Path:
+        return self.dir / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.dir / "ssh" / "known_hosts"
+
+    def _config_hash(self, image_tag: str) -> str:
+        blob = json.dumps(
+            [image_tag, self.topo.private_hosts, self.topo.gateway_burst, gateway_ruleset(self.topo),
+             _data("backend.py"), _data("backend.service"),
+             self.private_key.with_suffix(".pub").read_text()],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def ensure(self) -> str:
+        """Make sure the whole private side runs; returns the image tag for burst hosts."""
+        tag = image.ensure(self.log)
+        lxcfs.ensure()
+        self._ensure_network(PRIVATE_NET, self.topo.private_cidr)
+        self._ensure_network(BURST_NET, self.topo.burst_cidr)
+        pub = sshkeys.ensure_keypair(self.private_key, "hybridburst-local-private-cloud")
+        config = self._config_hash(tag)
+        for name, address in self.topo.private_hosts.items():
+            info = inspect("container", name)
+            if (info and info["State"]["Running"]
+                    and info["Config"]["Labels"].get("hybridburst.config") == config):
+                continue
+            self.log(f"starting private-side host {name} ({address})")
+            self._start(name, address, tag, config, pub)
+        return tag
+
+    def _ensure_network(self, name: str, cidr: str) -> None:
+        info = inspect("network", name)
+        if info:
+            subnets = [s.get("subnet") for s in info.get("subnets", [])]
+            if cidr in subnets and info.get("internal"):
+                return
+            podman("network", "rm", "-f", name)
+        net = ipaddress.IPv4Network(cidr)
+        podman("network", "create", "--internal", "--disable-dns", "--subnet", cidr,
+               "--gateway", str(net.network_address + 1), "--label", "hybridburst=1", name)
+
+    def _start(self, name: str, address: str, tag: str, config: str, pub: Path) -> None:
+        networks = [(PRIVATE_NET, address)]
+        extra: list[str] = []
+        role = next(g for g in ("gateway", "lb", "backend") if name in self.topo.groups[g])
+        if role == "gateway":
+            networks.append((BURST_NET, self.topo.gateway_burst))
+            extra = ["--cap-add", "NET_ADMIN", "--sysctl", "net.ipv4.ip_forward=1"]
+        keys = self.dir / "ssh" / "authorized_keys"
+        keys.write_text(pub.read_text())
+        keys.chmod(0o644)
+        machine = Machine(
+            name=name, hostname=name, networks=networks, image=tag,
+            labels={ROLE_LABEL: f"private-{role}", "hybridburst.config": config},
+            authorized_keys=str(keys), extra=extra, memory_mb=512,
+        )
+        machine.start()
+        host_key = wait_for_ssh(name, address)
+        if role == "gateway":
+            podman("exec", "-i", name, "sh", "-c",
+                   "cat > /etc/nftables.conf && nft -f /etc/nftables.conf && "
+                   "systemctl enable --quiet nftables",
+                   stdin=gateway_ruleset(self.topo).encode())
+        else:
+            nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_private)
+        if role == "backend":
+            for service in self.topo.services:
+                if service.address != address:
+                    continue
+                unit = string.Template(_data("backend.service")).substitute(port=service.port)
+                podman("exec", "-i", name, "sh", "-c", "cat > /usr/local/bin/hb-backend",
+                       stdin=_data("backend.py").encode())
+                podman("exec", "-i", name, "sh", "-c",
+                       "cat > /etc/systemd/system/hb-backend.service && "
+                       "systemctl enable --quiet --now hb-backend", stdin=unit.encode())
+        sshkeys.record_host_key(self.known_hosts, [name, address], host_key)
+
+    def ssh_vars(self) -> dict[str, str]:
+        return {
+            "user": ADMIN_USER,
+            "private_key_file": str(self.private_key),
+            "known_hosts_file": str(self.known_hosts),
+        }
+
+    def remove_if_unused(self) -> bool:
+        """Remove the private side and networks when no burst host of any event is left."""
+        if containers(f"{ROLE_LABEL}=burst"):
+            return False
+        names = [c["Names"][0] for c in containers("hybridburst=1")]
+        if names:
+            podman("rm", "-f", "-t", "0", *names)
+        for net in (BURST_NET, PRIVATE_NET):
+            if inspect("network", net):
+                podman("network", "rm", "-f", net)
+        return True
+
+
+def require_running(name: str) -> None:
+    info = inspect("container", name)
+    if not info or not info["State"]["Running"]:
+        raise HybridburstError(f"{name} is not running")

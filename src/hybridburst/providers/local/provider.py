@@ -1,0 +1,235 @@
+"""The local provider: burst hosts as podman containers presenting their instance type's
+hardware (lxcfs for memory and CPUs, a sized tmpfs for the data disk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ... import manifest as manifest_mod
+from ... import sshkeys
+from ...errors import HybridburstError
+from ...journal import Journal
+from ...plan import Plan, PlannedHost
+from ...states import HostState
+from ...workspace import EventDir, state_root
+from . import topology
+from .machines import ADMIN_USER, Machine, wait_for_ssh
+from .podman import containers, inspect, nsenter_net, podman
+from .privateside import BURST_NET, ROLE_LABEL, PrivateSide
+
+EVENT_LABEL = "hybridburst.event"
+HOST_LABEL = "hybridburst.host"
+OS = {"distribution": "Debian", "major_version": "12"}
+FIRST_HOST = 11  # .1 is the machine's bridge, .2 the gateway, .3-.10 reserved
+PARALLEL = 6
+
+OS_RELEASE = """PRETTY_NAME="Debian GNU/Linux {v} ({c})"
+NAME="Debian GNU/Linux"
+VERSION_ID="{v}"
+VERSION="{v} ({c})"
+VERSION_CODENAME={c}
+ID=debian
+"""
+CODENAMES = {"10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie"}
+
+
+def container_name(host: str) -> str:
+    return f"hb-{host}"
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, inventory: Path, state: Path | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        self.topo = topology.load(inventory)
+        self.state = state or state_root()
+        self.log = log
+        self.private = PrivateSide(self.topo, self.state, log)
+
+    # -- addresses -------------------------------------------------------------------------
+    def _used_addresses(self) -> set[str]:
+        used = {self.topo.gateway_burst}
+        for c in containers(f"{ROLE_LABEL}=burst"):
+            info = inspect("container", c["Id"]) or {}
+            nets = info.get("NetworkSettings", {}).get("Networks", {})
+            used.update(n.get("IPAddress") for n in nets.values() if n.get("IPAddress"))
+        for path in (self.state / "events").glob("*/manifest.json"):
+            try:
+                used.update(h["address"] for h in manifest_mod.read(path)["hosts"])
+            except HybridburstError:
+                continue
+        return used
+
+    def _allocate(self, count: int, used: set[str], from_top: bool = False) -> list[str]:
+        net = self.topo.burst_network
+        candidates = [str(a) for a in net.hosts() if int(a) - int(net.network_address) >= FIRST_HOST]
+        if from_top:
+            candidates.reverse()
+        free = [a for a in candidates if a not in used]
+        if len(free) < count:
+            raise HybridburstError(f"burst network {net} has only {len(free)} free addresses")
+        used.update(free[:count])
+        return free[:count]
+
+    # -- provision -------------------------------------------------------------------------
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+        spec = plan.spec
+        tag = self.private.ensure()
+        pub = sshkeys.ensure_keypair(event_dir.private_key, f"hybridburst-{spec.event}")
+        keys = event_dir.ssh_dir / "authorized_keys"
+        keys.write_text(pub.read_text())
+        keys.chmod(0o644)
+
+        previous = {}
+        if event_dir.manifest.exists():
+            previous = {h["name"]: h for h in manifest_mod.read(event_dir.manifest)["hosts"]}
+        running = {
+            c["Labels"].get(HOST_LABEL): c for c in containers(f"{EVENT_LABEL}={spec.event}")
+            if c.get("State") == "running"
+        }
+        used = self._used_addresses()
+        todo = [h for h in plan.hosts if not (h.name in previous and h.name in running)]
+        fresh = [h for h in todo if h.name not in previous]
+        addresses = {h.name: previous[h.name]["address"] for h in todo if h.name in previous}
+        addresses.update(zip([h.name for h in fresh], self._allocate(len(fresh), used), strict=True))
+        wrong = [h for h in todo if h.fault and h.fault.wrong_address]
+        wrong_addresses = dict(
+            zip([h.name for h in wrong], self._allocate(len(wrong), used, from_top=True),
+                strict=True)
+        )
+        records = dict(previous)
+        if todo:
+            self.log(f"launching {len(todo)} host(s) of {spec.event} on the local cloud")
+        for host in todo:
+            if journal.state_of(host.name) in (None, HostState.DESTROYED, HostState.FAILED):
+                journal.record(host.name, HostState.REQUESTED, "planned",
+                               {"pool": host.pool, "instance_type": host.instance_type})
+
+        def launch(host: PlannedHost) -> dict[str, Any]:
+            return self._launch(host, plan, event_dir, tag, keys, addresses[host.name],
+                                wrong_addresses.get(host.name))
+
+        failures: list[str] = []
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            futures = {h.name: pool.submit(launch, h) for h in todo}
+            for name, future in futures.items():
+                try:
+                    records[name] = future.result()
+                except HybridburstError as exc:
+                    failures.append(f"{name}: {exc}")
+                    journal.record(name, HostState.FAILED, f"launch failed: {exc}")
+                    continue
+                host = plan.by_name()[name]
+                journal.record(name, HostState.LAUNCHED, "container started, sshd up", {
+                    "event": spec.event, "team": spec.team, "pool": host.pool,
+                    "instance_type": host.instance_type, "address": records[name]["address"],
+                    "provider_id": records[name]["provider_id"],
+                })
+        data = self._manifest(plan, event_dir, [records[h.name] for h in plan.hosts
+                                                if h.name in records])
+        manifest_mod.write(event_dir.manifest, data)
+        if failures:
+            self.log("some hosts failed to launch:\n  " + "\n  ".join(failures))
+        return data
+
+    def _launch(self, host: PlannedHost, plan: Plan, event_dir: EventDir, tag: str,
+                keys: Path, address: str, wrong_address: str | None) -> dict[str, Any]:
+        hw, fault = host.hardware, host.fault
+        extra: list[str] = []
+        if fault and fault.os_version:
+            release = event_dir.root / "faults" / f"{host.name}.os-release"
+            release.parent.mkdir(parents=True, exist_ok=True)
+            major = fault.os_version.split(".")[0]
+            release.write_text(OS_RELEASE.format(v=major, c=CODENAMES.get(major, "unknown")))
+            version = event_dir.root / "faults" / f"{host.name}.debian_version"
+            version.write_text(f"{fault.os_version if '.' in fault.os_version else major + '.0'}\n")
+            extra += ["-v", f"{release}:/usr/lib/os-release:ro",
+                      "-v", f"{version}:/etc/debian_version:ro"]
+        name = container_name(host.name)
+        machine = Machine(
+            name=name, hostname=host.name,
+            networks=[(BURST_NET, wrong_address or address)], image=tag,
+            labels={ROLE_LABEL: "burst", EVENT_LABEL: plan.event, HOST_LABEL: host.name,
+                    "hybridburst.pool": host.pool},
+            cpus=(fault.cpus if fault and fault.cpus else hw.cpus),
+            memory_mb=(fault.memory_mb if fault and fault.memory_mb else hw.memory_mb),
+            disk_mb=(fault.disk_mb if fault and fault.disk_mb else hw.disk_mb),
+            data_mount=hw.data_mount, authorized_keys=str(keys), extra=extra,
+        )
+        machine.start()
+        if wrong_address:
+            # The host answers at the manifest's address too, but its own address is another.
+            prefix = self.topo.burst_network.prefixlen
+            nsenter_net(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+        nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_burst)
+        host_key = wait_for_ssh(name, address)
+        sshkeys.record_host_key(event_dir.known_hosts, [host.name, address], host_key)
+        return {
+            "name": host.name,
+            "address": address,
+            "pool": host.pool,
+            "instance_type": host.instance_type,
+            "release": host.release,
+            "launched_at": dt.datetime.now(dt.UTC).isoformat(),
+            "provider_id": name,
+            "expected": {**hw.as_dict(), "os": OS, "interface": "eth0", "address": address,
+                         "hostname": host.name},
+            "tags": {"hybridburst:event": plan.event, "hybridburst:team": plan.spec.team,
+                     "hybridburst:pool": host.pool},
+        }
+
+    def _manifest(self, plan: Plan, event_dir: EventDir,
+                  hosts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "version": manifest_mod.VERSION,
+            "event": plan.event,
+            "team": plan.spec.team,
+            "provider": self.name,
+            "region": plan.spec.region or "local",
+            "written_at": dt.datetime.now(dt.UTC).isoformat(),
+            "network": {
+                "private_cidrs": [self.topo.private_cidr],
+                "burst_cidr": self.topo.burst_cidr,
+                "gateway": {"private_address": self.topo.gateway_private,
+                            "burst_address": self.topo.gateway_burst},
+            },
+            "ssh": {"user": ADMIN_USER, "private_key_file": str(event_dir.private_key),
+                    "known_hosts_file": str(event_dir.known_hosts)},
+            "private_ssh": self.private.ssh_vars(),
+            "private_inventory": str(self.topo.inventory),
+            "hosts": hosts,
+        }
+
+    # -- destroy ---------------------------------------------------------------------------
+    def destroy_hosts(self, event: str, event_dir: EventDir, journal: Journal,
+                      names: set[str] | None = None) -> list[str]:
+        """Remove the containers of ``names`` (all of the event when None)."""
+        found = containers(f"{EVENT_LABEL}={event}")
+        victims = [c for c in found if names is None or c["Labels"].get(HOST_LABEL) in names]
+        if victims:
+            podman("rm", "-f", "-t", "0", *[c["Id"] for c in victims])
+        gone = {c["Labels"].get(HOST_LABEL) for c in victims}
+        if names is not None:
+            gone |= names
+        for host, entry in journal.current().items():
+            if (names is None or host in names) and entry.state is not HostState.DESTROYED:
+                journal.record(host, HostState.DESTROYED, "container removed")
+        sshkeys.forget_hosts(event_dir.known_hosts, gone)
+        return sorted(h for h in gone if h)
+
+    def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
+        self.destroy_hosts(event, event_dir, journal)
+        shutil.rmtree(event_dir.ssh_dir, ignore_errors=True)
+        shutil.rmtree(event_dir.root / "faults", ignore_errors=True)
+        event_dir.manifest.unlink(missing_ok=True)
+        if self.private.remove_if_unused():
+            self.log("no event left on the local cloud: private side and networks removed")
+
+

@@ -1,0 +1,64 @@
+"""SSH key pairs and known_hosts files. Host keys are always checked: a host enters a
+known_hosts file only with the key read from the host itself (the console of a cloud
+instance, the container for the local provider), never trusted on first use."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+
+def ensure_keypair(private_key: Path, comment: str) -> Path:
+    """Create an ed25519 key pair (0600, in a 0700 directory) unless one exists."""
+    private_key.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(private_key.parent, 0o700)
+    if not private_key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(private_key)],
+            check=True, capture_output=True,
+        )
+    os.chmod(private_key, 0o600)
+    return private_key.with_suffix(".pub")
+
+
+def record_host_key(known_hosts: Path, names: list[str], public_key: str) -> None:
+    """Replace the entries of ``names`` in ``known_hosts`` with ``public_key``."""
+    kind, key = public_key.split()[:2]
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    with open(known_hosts, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        kept = [
+            line for line in handle.read().splitlines()
+            if line and not set(line.split()[0].split(",")) & set(names)
+        ]
+        kept.append(f"{','.join(names)} {kind} {key}")
+        handle.seek(0)
+        handle.truncate()
+        handle.write("\n".join(kept) + "\n")
+    os.chmod(known_hosts, 0o644)
+
+
+def forget_hosts(known_hosts: Path, names: set[str]) -> None:
+    if not known_hosts.exists():
+        return
+    with open(known_hosts, "r+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        kept = [
+            line for line in handle.read().splitlines()
+            if line and not set(line.split()[0].split(",")) & names
+        ]
+        handle.seek(0)
+        handle.truncate()
+        handle.write("".join(line + "\n" for line in kept))
+
+
+def ssh_common_args(known_hosts: Path) -> str:
+    """Arguments for every SSH connection: strict checking against our own known_hosts."""
+    return (
+        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+        "-o GlobalKnownHostsFile=/dev/null -o PasswordAuthentication=no "
+        "-o ControlMaster=auto -o ControlPersist=120s -o ConnectTimeout=10"
+    )
