@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=False, highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # logs of AWX, Jenkins and CI: do not squeeze tables
     errors = Console(stderr=True, highlight=False)
     try:
         return int(args.func(args, console) or 0)

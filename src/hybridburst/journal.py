@@ -111,8 +111,11 @@ class Journal:
     def _append(self, entries: list[Entry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = "".join(json.dumps(e.as_json(), sort_keys=True) + "\n" for e in entries)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                payload = "\n" + payload  # close a line torn by a crash
             os.write(fd, payload.encode())
             os.fsync(fd)
         finally:

@@ -7,7 +7,6 @@ Checked completely before anything is touched; every problem is reported as
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +146,16 @@ def _parse_time(doc: yamlsrc.SourcedDocument, path: tuple[str, ...], text: str) 
     return moment
 
 
+def _error_path(error: jsonschema.ValidationError) -> tuple[str | int, ...]:
+    """Where the operator must look: an unknown key's own line, else the value's."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if extra:
+            return (*path, extra[0])
+    return path
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "the spec"
     if error.validator == "additionalProperties":
@@ -166,7 +175,7 @@ def parse(doc: yamlsrc.SourcedDocument) -> EventSpec:
         raise doc.error((), "an event spec must be a mapping (event, team, provider, pools)")
     validator = jsonschema.Draft202012Validator(SCHEMA)
     problems = [
-        doc.error(tuple(e.absolute_path), _describe(e))
+        doc.error(_error_path(e), _describe(e))
         for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if problems:

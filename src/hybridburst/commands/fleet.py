@@ -45,6 +45,15 @@ def save_event_meta(event_dir: EventDir, event_spec: spec.EventSpec) -> None:
     (event_dir.root / "event.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+def write_inventory_config(event_dir: EventDir) -> None:
+    """The event's inventory source for ansible-inventory, ansible-playbook and the runner."""
+    event_dir.inventory_config.write_text(
+        "# Inventory of this event's fleet: ansible-inventory -i THIS_FILE --graph\n"
+        "plugin: hybridburst.platform.fleet\n"
+        f"manifest: {event_dir.manifest}\n"
+    )
+
+
 def load_event_meta(event_dir: EventDir) -> dict[str, Any]:
     path = event_dir.root / "event.json"
     if not path.exists():
@@ -65,6 +74,7 @@ def cmd_provision(args: argparse.Namespace, console: Console) -> int:
                              log=lambda m: console.print(m))
     save_event_meta(event_dir, event_spec)
     data = provider.provision(plan, event_dir, Journal(event_dir.journal))
+    write_inventory_config(event_dir)
     console.print(f"{len(data['hosts'])}/{len(plan.hosts)} host(s) of {plan.event} launched; "
                   f"manifest: {event_dir.manifest}")
     return 0 if len(data["hosts"]) == len(plan.hosts) else 1

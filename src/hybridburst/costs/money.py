@@ -49,6 +49,12 @@ def format_money(amount: Decimal | None, currency: str, *, sign: bool = False) -
     return f"{text} {currency}"
 
 
+def format_rate(rate: Decimal, currency: str) -> str:
+    """A unit price with all its significant digits (0.085 USD, 0.10 USD, 15 JPY)."""
+    digits = max(minor_units(currency), -int(rate.normalize().as_tuple().exponent))
+    return f"{rate:,.{digits}f} {currency}"
+
+
 def to_decimal(value: object, what: str) -> Decimal:
     """A price from YAML or JSON (str, int or float) as an exact Decimal."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):

@@ -20,7 +20,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .money import format_money, hours
+from .estimate import Estimate
+from .money import format_money, format_rate, hours
 from .settlement import Row, Settlement
 
 FORMATS = ("table", "json", "csv", "html")
@@ -184,6 +185,28 @@ def _notes(s: Settlement) -> list[str]:
     return notes
 
 
+def render_estimate(est: Estimate, console: Console) -> None:
+    """The estimate as `hybridburst plan` shows it: one row per line item, then the total."""
+    span = "1 h (no window)" if est.per_hour_only else f"{hours(est.window_seconds or 0):.2f} h"
+    table = Table(title=f"Estimate for {est.event} ({est.provider}"
+                        f"{' ' + est.region if est.region else ''}, {span})",
+                  title_justify="left")
+    for column in ("pool", "instance type", "units", "per unit-hour", "billed hours", "cost"):
+        table.add_column(column, justify="left" if column in ("pool", "instance type")
+                         else "right")
+    for ln in est.lines:
+        table.add_row(ln.key.pool, ln.key.instance_type, str(ln.units),
+                      format_rate(ln.hourly, est.currency),
+                      f"{hours(ln.billed_seconds):.2f}", format_money(ln.amount, est.currency))
+    total = est.hourly if est.per_hour_only else est.total
+    table.add_section()
+    table.add_row("total", "", "", "", "", Text(format_money(total, est.currency), style="bold"))
+    console.print(table)
+    console.print(est.summary())
+    for src in est.sources:
+        console.print(Text(f"Prices: {src.describe()}", style="dim"))
+
+
 # ---------------------------------------------------------------- HTML
 
 
@@ -220,7 +243,8 @@ def hosts_chart(s: Settlement, colours: dict[str, str]) -> str:
         return top + plot_h - count / peak * plot_h
 
     parts = [f'<svg class="chart" role="img" aria-label="hosts over time per pool" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             'shape-rendering="crispEdges">']
     step = max(1, -(-peak // 5))
     for value in range(0, peak + 1, step):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" '
@@ -264,7 +288,7 @@ def cost_chart(s: Settlement, colours: dict[str, str]) -> str:
     plot_w = width - label_w - value_w
     height = len(rows) * (2 * bar_h + gap) + 10
     parts = [f'<svg class="chart" role="img" aria-label="cost per pool" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}">']
+             f'height="{height}" viewBox="0 0 {width} {height}" shape-rendering="crispEdges">']
     for i, row in enumerate(rows):
         top = 5 + i * (2 * bar_h + gap)
         colour = colours.get(row.name, "#555555")
@@ -346,7 +370,7 @@ def to_html(s: Settlement) -> str:
     cost_legend = (f'<span><i style="background:{ESTIMATE_COLOUR}"></i>estimate</span>'
                    '<span>actual in the pool\'s colour</span>')
     diff = s.difference
-    diff_cls = "over" if diff is not None and diff > 0 else "under"
+    diff_cls = "" if diff is None else "over" if diff > 0 else "under"
     budget = ""
     if s.budget is not None:
         budget = (f"<span>budget<br><b>{escape(format_money(s.budget, s.budget_currency or s.currency))}"

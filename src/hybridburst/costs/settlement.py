@@ -12,6 +12,7 @@ stack exists around its hosts.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,7 +35,7 @@ from .estimate import (
     resolve_region,
     single_currency,
 )
-from .money import ZERO
+from .money import ZERO, round_money
 from .prices import PriceCatalog, PriceSource, load_catalog
 from .usage import HostUsage, host_usage
 
@@ -128,7 +129,7 @@ class Settlement:
         """Billed hosts per pool over time: (from, to, {pool: hosts}) segments."""
         points = sorted({u.launched for u in self.usage} | {u.end for u in self.usage})
         segments = []
-        for start, end in zip(points, points[1:], strict=False):
+        for start, end in itertools.pairwise(points):
             counts: dict[str, int] = {}
             for u in self.usage:
                 if u.launched <= start < u.end:
@@ -261,7 +262,8 @@ def settle_event(
         (spec.team if spec else None) or doc.get("team")
         or next((str(d["team"]) for d in launched if d.get("team")), "unknown")
     )
-    budget = Decimal(str(spec.budget)) if spec and spec.budget is not None else None
+    budget = (round_money(Decimal(str(spec.budget)), spec.currency)
+              if spec and spec.budget is not None else None)
     return settle(
         entries, event=event, team=team, provider=provider, region=region, as_of=as_of,
         prices=prices, estimate=est, estimate_note=note, budget=budget,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pulumi
 
@@ -194,7 +193,7 @@ def private_peering_args(config: pulumi.Config | None = None) -> PrivatePeeringA
     args = PrivatePeeringArgs(
         identity=read.identity(),
         router_id=read.string("routerId", "<private router id>"),
-        local_cidrs=read.strings("privateCidrs", "10.0.0.0/12"),
+        local_subnet_ids=read.strings("localSubnetIds", "<private subnet id>"),
         burst_cidr=read.string("burstCidr", "10.200.0.0/16"),
         peer_addresses=read.strings("peerAddresses", "<tunnel 1 outside address>"),
         vpn_psk=read.secret("vpnPsk", "<the same key as the burst stack>"),
@@ -204,6 +203,3 @@ def private_peering_args(config: pulumi.Config | None = None) -> PrivatePeeringA
     read.done()
     return args
 
-
-def describe(value: Any) -> str:  # pragma: no cover - debugging aid
-    return json.dumps(value, indent=2, sort_keys=True, default=str)

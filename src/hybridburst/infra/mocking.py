@@ -38,6 +38,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     _counter: int = 0
     _addresses: dict[str, ipaddress.IPv4Address] = field(default_factory=dict, repr=False)
     _subnet_cidrs: dict[str, str] = field(default_factory=dict, repr=False)
+    _subnet_zones: dict[str, str] = field(default_factory=dict, repr=False)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         with self._lock:
@@ -46,9 +47,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state = dict(args.inputs)
             if args.typ == "aws:ec2/subnet:Subnet":
                 self._subnet_cidrs[rid] = args.inputs["cidrBlock"]
+                self._subnet_zones[rid] = args.inputs.get("availabilityZone", "mock-az")
             elif args.typ == "aws:ec2/instance:Instance":
                 state["privateIp"] = self._next_address(args.inputs.get("subnetId", ""), 10)
-                state.setdefault("availabilityZone", "mock-az")
+                state.setdefault("availabilityZone",
+                                 self._subnet_zones.get(args.inputs.get("subnetId", ""), "mock-az"))
                 rid = f"i-{self._counter:017x}"
             elif args.typ == "aws:ec2/vpnConnection:VpnConnection":
                 state["tunnel1Address"] = f"203.0.113.{(2 * self._counter) % 250 + 1}"
@@ -107,14 +110,16 @@ def run_program(
     mocks: RecordingMocks | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], RecordingMocks]:
-    """Run ``program`` under fresh mocks with ``config`` (keys without the project prefix).
+    """Run ``program`` under fresh mocks with ``config`` (keys without a namespace get the
+    project's; list values are passed as JSON, as the engine does).
 
     Returns the resolved outputs and the mocks. ``check``, when given, runs inside ``apply``
     on the resolved outputs, so a failed assertion fails the run.
     """
     mocks = mocks or RecordingMocks()
     values = {
-        f"{project}:{key}": value if isinstance(value, str) else json.dumps(value)
+        (key if ":" in key else f"{project}:{key}"):
+            value if isinstance(value, str) else json.dumps(value)
         for key, value in (config or {}).items()
     }
     pulumi.runtime.set_all_config(values, [f"{project}:{k}" for k in secret_keys or []])

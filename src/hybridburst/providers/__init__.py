@@ -22,11 +22,11 @@ def get(name: str, private_inventory: Path | None, log: Callable[[str], None] = 
             )
         return LocalProvider(inventory, log=log)
     if name == "aws":
-        from .aws import AwsProvider  # type: ignore[import-not-found]
+        from .aws import AwsProvider
 
-        return AwsProvider(log=log)
+        return AwsProvider()
     if name == "openstack":
-        from .openstack import OpenStackProvider  # type: ignore[import-not-found]
+        from .openstack import OpenStackProvider
 
-        return OpenStackProvider(log=log)
+        return OpenStackProvider()
     raise HybridburstError(f"unknown provider {name!r}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ... import sshkeys
 from ...errors import HybridburstError
-from . import image, lxcfs
+from . import hostprep, image, lxcfs
 from .machines import ADMIN_USER, Machine, wait_for_ssh
 from .podman import containers, inspect, nsenter_net, podman
 from .topology import Topology
@@ -60,6 +60,7 @@ class PrivateSide:
     def ensure(self) -> str:
         """Make sure the whole private side runs; returns the image tag for burst hosts."""
         tag = image.ensure(self.log)
+        hostprep.ensure()
         lxcfs.ensure()
         self._ensure_network(PRIVATE_NET, self.topo.private_cidr)
         self._ensure_network(BURST_NET, self.topo.burst_cidr)

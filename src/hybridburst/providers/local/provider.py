@@ -4,7 +4,6 @@ hardware (lxcfs for memory and CPUs, a sized tmpfs for the data disk)."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor

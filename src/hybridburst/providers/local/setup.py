@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from . import image, lxcfs
+from . import hostprep, image, lxcfs
 
 
 def main() -> None:
+    for key, value in hostprep.ensure().items():
+        print(f"raised {key} to {value}")
     lxcfs.ensure()
     tag = image.ensure()
     print(f"local cloud ready: lxcfs serving, host image {tag}")

@@ -2,6 +2,7 @@
 """The private backend service of the local demo: the product catalogue the storefront needs."""
 import json
 import socket
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PRODUCTS = {str(i): {"id": str(i), "name": f"product {i}", "price_cents": 990 + i} for i in range(1, 51)}
@@ -26,7 +27,5 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-
-import sys
 
 ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()

@@ -1,0 +1,239 @@
+"""What the aws and openstack providers share: the burst stack, the private-side peering
+stack, the journal and the fleet manifest.
+
+provision: burst stack (select or create, config from the plan, refresh, up, outputs), then the
+private cloud's peering stack (its tunnels point at the burst stack's outputs), then the
+journal (LAUNCHED with pool, instance type, team and event) and the fleet manifest.
+deprovision: refused while any host of the event may still hold access to the private
+network (access is revoked before destroy); otherwise peering stack, then burst stack
+(refresh, destroy), then DESTROYED in the journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import manifest
+from ..errors import HybridburstError
+from ..infra import fleet
+from ..infra.programs import PROJECTS
+from ..infra.tags import format_expiry
+from ..journal import Journal, now
+from ..plan import Plan
+from ..states import HOLDS_ACCESS, HostState
+from ..workspace import EventDir
+from .pulumi_driver import CommandFactory, ConfigInput, StackDriver, default_command, stacks_dir
+
+#: How long after the event window the reaper leaves the capacity alone.
+EXPIRY_GRACE = dt.timedelta(hours=12)
+#: Without a window in the spec: how long the capacity may live.
+DEFAULT_LIFETIME = dt.timedelta(hours=72)
+
+_PSK_FIRST = string.ascii_letters
+_PSK_REST = string.ascii_letters + string.digits + "._"
+
+
+def new_psk(length: int = 48) -> str:
+    """A pre-shared key both AWS and strongSwan accept."""
+    return secrets.choice(_PSK_FIRST) + "".join(
+        secrets.choice(_PSK_REST) for _ in range(length - 1))
+
+
+def ensure_fleet_key(event: str, event_dir: EventDir) -> str:
+    """The fleet SSH key of the event (created once, mode 0600); returns the public key."""
+    event_dir.ssh_dir.mkdir(parents=True, exist_ok=True)
+    event_dir.ssh_dir.chmod(0o700)
+    public = event_dir.private_key.with_suffix(".pub")
+    try:
+        if not event_dir.private_key.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hybridburst-{event}",
+                 "-f", str(event_dir.private_key)],
+                check=True, capture_output=True,
+            )
+        if not public.exists():
+            out = subprocess.run(["ssh-keygen", "-y", "-f", str(event_dir.private_key)],
+                                 check=True, capture_output=True, text=True)
+            public.write_text(out.stdout)
+    except FileNotFoundError as exc:
+        raise HybridburstError("ssh-keygen is needed to create the fleet key "
+                               "(apt-get install openssh-client)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise HybridburstError(f"ssh-keygen failed: {exc.stderr}") from exc
+    event_dir.known_hosts.touch(exist_ok=True)
+    return public.read_text().strip()
+
+
+def burst_expiry(plan: Plan, at: dt.datetime) -> str:
+    end = plan.spec.window_end
+    return format_expiry(end + EXPIRY_GRACE if end else at + DEFAULT_LIFETIME)
+
+
+class PulumiProvider:
+    """Base of the aws and openstack providers (see the module doc)."""
+
+    name = "pulumi"
+    burst_stack = ""  # directory under pulumi_stacks/
+    peering_stack = "private_peering"
+
+    def __init__(
+        self,
+        *,
+        command_factory: CommandFactory | None = None,
+        stacks_root: Path | None = None,
+        site_config: Mapping[str, ConfigInput] | None = None,
+        peering_config: Mapping[str, ConfigInput] | None = None,
+        peering: bool = True,
+        env_vars: Mapping[str, str] | None = None,
+        clock: Callable[[], dt.datetime] = now,
+    ) -> None:
+        self._command_factory = command_factory or (lambda: default_command(self.name))
+        self._stacks_root = stacks_root
+        self.site_config = dict(site_config or {})
+        self.peering_config = dict(peering_config or {})
+        self.peering = peering
+        self.env_vars = dict(env_vars or {})
+        self.clock = clock
+
+    # Stacks.
+    def _driver(self, stack_dir: str, stack_name: str) -> StackDriver:
+        command = self._command_factory()
+        root = self._stacks_root or stacks_dir()
+        return StackDriver(root / stack_dir, PROJECTS[stack_dir], stack_name, command,
+                           self.env_vars)
+
+    def burst_config(self, plan: Plan, public_key: str, at: dt.datetime) -> dict[str, ConfigInput]:
+        """The keys the plan decides; the rest is the stack's own (site) configuration."""
+        spec = plan.spec
+        return {
+            "event": spec.event,
+            "team": spec.team,
+            "burstExpiry": burst_expiry(plan, at),
+            "pools": [
+                f"{p.name}:{p.count}:{p.instance_type}" + (f":{p.release}" if p.release else "")
+                for p in spec.pools
+            ],
+            "sshPublicKey": public_key,
+        }
+
+    @staticmethod
+    def peer_addresses(outputs: Mapping[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    # Provider protocol.
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+        spec = plan.spec
+        if spec.provider != self.name:
+            raise HybridburstError(f"{spec.source}: provider is {spec.provider!r}, not {self.name}")
+        planned = plan.by_name()
+        current = journal.current()
+        gone = sorted(h for h in planned if h in current and current[h].state is HostState.DESTROYED)
+        if gone:
+            raise HybridburstError(
+                f"{spec.event}: {', '.join(gone)} were destroyed already; a destroyed event "
+                "cannot be brought back, use a new event name")
+        dropped = {h: e for h, e in current.items() if h not in planned}
+        holding = sorted(h for h, e in dropped.items() if e.state in HOLDS_ACCESS)
+        if holding:
+            raise HybridburstError(
+                f"{spec.event}: {', '.join(holding)} left the plan but may still hold access to "
+                "the private network; revoke their access (playbooks/revoke.yml) first")
+
+        at = self.clock()
+        public_key = ensure_fleet_key(spec.event, event_dir)
+        burst = self._driver(self.burst_stack, spec.event)
+        burst.open()
+        values = {**self.site_config, **self.burst_config(plan, public_key, at)}
+        secret_keys = ["vpnPsk"]
+        psk = values.get("vpnPsk")
+        if psk is None:
+            existing = burst.config().get(burst.key("vpnPsk"))
+            if existing is None:
+                values["vpnPsk"] = psk = new_psk()
+            else:
+                psk = existing.value
+        burst.set_config(values, secrets=secret_keys)
+
+        journal.record_many(
+            (h.name, HostState.REQUESTED, f"{self.name}: pulumi up {burst.where}")
+            for h in plan.hosts if h.name not in current
+        )
+        burst.refresh()
+        outputs = burst.up()
+
+        if self.peering:
+            peering = self._driver(self.peering_stack, spec.event)
+            peering.open()
+            peering.set_config(
+                {**self.peering_config,
+                 "event": spec.event, "team": spec.team,
+                 "burstExpiry": str(outputs["burstExpiry"]),
+                 "burstCidr": str(outputs["burstCidr"]),
+                 "peerAddresses": self.peer_addresses(outputs),
+                 "vpnPsk": str(psk)},
+                secrets=secret_keys,
+            )
+            peering.refresh()
+            peering.up()
+
+        by_name = {h["name"]: h for h in outputs.get("hosts") or []}
+        missing = sorted(set(planned) - set(by_name))
+        if missing:
+            raise HybridburstError(
+                f"{burst.where}: the stack has no host {', '.join(missing)}; its config does "
+                "not match the plan")
+        current = journal.current()
+        for name, host in planned.items():
+            state = current[name].state if name in current else None
+            if state in (None, HostState.REQUESTED):
+                journal.record(name, HostState.LAUNCHED, f"{self.name}: {by_name[name]['id']}",
+                               {"pool": host.pool, "instance_type": host.instance_type,
+                                "team": spec.team, "event": spec.event})
+        for name, entry in dropped.items():
+            if entry.state is not HostState.DESTROYED:
+                journal.record(name, HostState.DESTROYED, f"{self.name}: left the plan")
+
+        launched = {}
+        for entry in journal.entries():
+            if entry.state is HostState.LAUNCHED:
+                launched[entry.host] = entry.time
+        doc = fleet.build_manifest(
+            {**outputs, "hosts": [by_name[name] for name in planned]},
+            private_key_file=str(event_dir.private_key),
+            known_hosts_file=str(event_dir.known_hosts),
+            written_at=self.clock(),
+            launched_at=launched,
+            private_inventory=str(spec.private_inventory) if spec.private_inventory else None,
+            source=f"{burst.where} outputs",
+        )
+        manifest.write(event_dir.manifest, doc)
+        return doc
+
+    def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
+        current = journal.current()
+        holding = sorted(h for h, e in current.items() if e.state in HOLDS_ACCESS)
+        if holding:
+            raise HybridburstError(
+                f"{event}: access is revoked before destroy; {', '.join(holding)} may still "
+                "hold access to the private network (states: "
+                f"{', '.join(sorted({current[h].state.value for h in holding}))}). "
+                "Drain and revoke them first (playbooks/reclaim.yml, or drain.yml then "
+                "revoke.yml)")
+        if current and all(e.state is HostState.DESTROYED for e in current.values()):
+            return
+        stacks = ([self.peering_stack] if self.peering else []) + [self.burst_stack]
+        for stack_dir in stacks:
+            driver = self._driver(stack_dir, event)
+            if driver.open(create=False) is None:
+                continue
+            driver.refresh()
+            driver.destroy()
+        for host, entry in current.items():
+            if entry.state is not HostState.DESTROYED:
+                journal.record(host, HostState.DESTROYED, f"{self.name}: pulumi destroy")

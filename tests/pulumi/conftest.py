@@ -1,0 +1,195 @@
+"""Shared fixtures of the Pulumi tests: stack configurations and a fake ``pulumi`` CLI.
+
+Pulumi mocks are process-global: every test sets its own through ``run_program``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult, OnOutput
+from pulumi.automation.errors import create_command_error
+from semver import VersionInfo
+
+from hybridburst.infra import mocking, programs
+
+REPO = Path(__file__).resolve().parents[2]
+STACKS = REPO / "pulumi_stacks"
+PSK = "Kx7.secret_psk_0123456789"
+
+AWS = {
+    "event": "double11",
+    "team": "storefront",
+    "burstExpiry": "2025-11-14T06:00:00Z",
+    "vpcCidr": "10.200.0.0/16",
+    "privateCidrs": ["10.0.0.0/12", "172.16.5.0/24"],
+    "availabilityZones": ["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"],
+    "pools": ["web:4:c6i.large:2025.11.1", "api:2:m6i.large"],
+    "imageId": "ami-0123456789abcdef0",
+    "sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey hybridburst-double11",
+    "customerGatewayAddress": "198.51.100.10",
+    "gatewayPrivateAddress": "10.0.0.1",
+    "vpnPsk": PSK,
+    "loadBalancerCidrs": ["10.0.10.0/24"],
+    "appPort": "8443",
+}
+
+OPENSTACK = {
+    "event": "double11",
+    "team": "storefront",
+    "burstExpiry": "2025-11-14T06:00:00Z",
+    "burstCidr": "10.210.0.0/20",
+    "privateCidrs": ["10.0.0.0/12"],
+    "pools": ["web:3:s3.large.2:2025.11.1", "cache:1:s3.xlarge.2"],
+    "imageId": "7b1f3c9e-0000-4000-8000-000000000001",
+    "externalNetworkId": "0a5e3b8c-0000-4000-8000-000000000002",
+    "sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey hybridburst-double11",
+    "privateVpnAddress": "198.51.100.10",
+    "gatewayPrivateAddress": "10.0.0.1",
+    "vpnPsk": PSK,
+    "loadBalancerCidrs": ["10.0.10.0/24"],
+    "availabilityZones": ["az1", "az2"],
+}
+
+PEERING = {
+    "event": "double11",
+    "team": "storefront",
+    "burstExpiry": "2025-11-14T06:00:00Z",
+    "routerId": "router-private-1",
+    "localSubnetIds": ["subnet-private-1", "subnet-private-2"],
+    "burstCidr": "10.200.0.0/16",
+    "peerAddresses": ["203.0.113.11", "203.0.113.12"],
+    "vpnPsk": PSK,
+    "serviceRules": ["sg-db:tcp:5432", "sg-cache:tcp:6379", "sg-mirror:tcp:443-444"],
+}
+
+
+def run(stack: str, config: dict[str, Any], **kwargs: Any
+        ) -> tuple[dict[str, Any], mocking.RecordingMocks]:
+    """Run one of the real stack programs under fresh mocks."""
+    return mocking.run_program(
+        programs.PROGRAMS[stack], project=programs.PROJECTS[stack], config=config,
+        secret_keys=["vpnPsk"], **kwargs,
+    )
+
+
+@pytest.fixture
+def aws_config() -> dict[str, Any]:
+    return dict(AWS)
+
+
+@pytest.fixture
+def openstack_config() -> dict[str, Any]:
+    return dict(OPENSTACK)
+
+
+@pytest.fixture
+def peering_config() -> dict[str, Any]:
+    return dict(PEERING)
+
+
+class FakePulumi(auto.PulumiCommand):
+    """The Automation API's CLI seam: records every command, keeps stacks and config in
+    memory, and runs ``up`` as the real program under Pulumi mocks."""
+
+    def __init__(self) -> None:  # no binary to look for
+        self.command = "pulumi"
+        self.version = VersionInfo.parse("3.272.0")
+        self.calls: list[tuple[str, list[str]]] = []  # (stack dir name, args)
+        self.stacks: set[tuple[str, str]] = set()
+        self.config: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fail_on: str | None = None
+
+    def run(self, args: list[str], cwd: str, additional_env: Any,
+            on_output: OnOutput | None = None, on_error: OnOutput | None = None,
+            ) -> CommandResult:
+        where = Path(cwd).name
+        self.calls.append((where, list(args)))
+        stack = args[args.index("--stack") + 1] if "--stack" in args else ""
+        key = (where, stack)
+        if self.fail_on and args[0] == self.fail_on:
+            raise create_command_error(CommandResult("", "error: boom from the fake", 1))
+        if args[:2] == ["stack", "select"]:
+            if key not in self.stacks:
+                raise create_command_error(
+                    CommandResult("", f"error: no stack named '{stack}' found", 255))
+        elif args[:2] == ["stack", "init"]:
+            self.stacks.add((where, args[2]))
+        elif args[:2] == ["config", "set-all"]:
+            store = self.config.setdefault(key, {})
+            for flag, pair in itertools.pairwise(args):
+                if flag in ("--plaintext", "--secret"):
+                    name, _, value = pair.partition("=")
+                    store[name] = (value, flag == "--secret")
+        elif args[:2] == ["config", "rm-all"]:
+            store = self.config.setdefault(key, {})
+            for name in args[2:]:
+                for k in [k for k in store if k == name or k.startswith(name + "[")]:
+                    del store[k]
+        elif args[:1] == ["config"]:
+            store = self.config.get(key, {})
+            doc = {k: {"value": v, "secret": s} for k, (v, s) in store.items()}
+            return CommandResult(json.dumps(doc), "", 0)
+        elif args[0] == "up":
+            self.outputs[key] = self._run_program(where, key)
+        elif args[:2] == ["stack", "output"]:
+            return CommandResult(json.dumps(self.outputs.get(key, {})), "", 0)
+        elif args[:2] == ["stack", "history"]:
+            entry = {"kind": "update", "startTime": "2025-11-10T00:00:00.000Z", "message": "",
+                     "environment": {}, "config": {}, "result": "succeeded",
+                     "endTime": "2025-11-10T00:01:00.000Z"}
+            return CommandResult(json.dumps([entry]), "", 0)
+        return CommandResult("", "", 0)
+
+    def _run_program(self, where: str, key: tuple[str, str]) -> dict[str, Any]:
+        project = programs.PROJECTS[where]
+        config: dict[str, Any] = {}
+        secrets = []
+        for name, (value, secret) in self.config.get(key, {}).items():
+            match = re.fullmatch(r"(.+)\[(\d+)\]", name)
+            short = name.removeprefix(f"{project}:")
+            if match:
+                short = match[1].removeprefix(f"{project}:")
+                config.setdefault(short, []).append(value)
+            else:
+                config[short] = value
+            if secret:
+                secrets.append(short)
+        outputs, _ = mocking.run_program(programs.PROGRAMS[where], project=project,
+                                         config=config, secret_keys=secrets)
+        return outputs
+
+    # Queries for the tests.
+    def commands(self) -> list[str]:
+        """``dir: verb`` of each call, e.g. ``aws_burst: up``."""
+        out = []
+        for where, args in self.calls:
+            verb = args[0]
+            if verb in ("stack", "config"):
+                verb += " " + (args[1] if not args[1].startswith("-") else "get-all")
+            out.append(f"{where}: {verb}")
+        return out
+
+
+@pytest.fixture
+def fake_pulumi() -> FakePulumi:
+    return FakePulumi()
+
+
+@pytest.fixture
+def command_factory(fake_pulumi: FakePulumi) -> Callable[[], auto.PulumiCommand]:
+    return lambda: fake_pulumi
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The provider SDKs warn about their own deprecated resources at import time.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws.*")
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_openstack.*")
