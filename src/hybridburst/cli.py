@@ -16,6 +16,8 @@ from .errors import HybridburstError, InputError
 # its parsers; ``func(args, console) -> int`` is the exit status.
 COMMAND_MODULES = [
     "hybridburst.commands.fleet",
+    "hybridburst.commands.validate",
+    "hybridburst.costs.commands",
 ]
 
 

@@ -1,0 +1,102 @@
+"""Run a playbook through ansible-runner: one absolute private_data_dir per run, artifacts
+kept (the last KEEP runs of an event), host key checking on, no secret written into them.
+Inventories carry key *paths*, never keys; no password or vault secret is passed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from .errors import HybridburstError
+from .paths import ANSIBLE_CFG, COLLECTIONS, PLAYBOOKS, REPO
+from .workspace import EventDir
+
+KEEP = 30
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    status: str
+    rc: int
+    private_data_dir: Path
+    ok: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # host -> message
+    unreachable: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _rotate(root: Path) -> None:
+    runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    for old in runs[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_playbook(
+    event_dir: EventDir,
+    playbook: str,
+    extravars: dict[str, Any] | None = None,
+    limit: str | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    inventory: Path | None = None,
+) -> RunResult:
+    if not (PLAYBOOKS / playbook).exists():
+        raise HybridburstError(f"no playbook {playbook} in {PLAYBOOKS}")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    private_data_dir = (event_dir.artifacts / f"{stamp}-{Path(playbook).stem}").resolve()
+    private_data_dir.mkdir(parents=True)
+    _rotate(event_dir.artifacts)
+    if str(BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+        # ansible-runner finds ansible-playbook on PATH: the one beside this interpreter.
+        os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    result = RunResult(playbook, "", 0, private_data_dir)
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data", {})
+        host = data.get("host")
+        kind = event.get("event")
+        if host and kind == "runner_on_failed" and not data.get("ignore_errors"):
+            result.failed[host] = _message(data)
+        elif host and kind == "runner_on_unreachable":
+            result.unreachable[host] = _message(data)
+        if on_event:
+            on_event(event)
+        return True
+
+    run = ansible_runner.run(
+        private_data_dir=str(private_data_dir),
+        project_dir=str(REPO),
+        playbook=str(PLAYBOOKS / playbook),
+        inventory=str(inventory or event_dir.inventory_config),
+        extravars=extravars or {},
+        limit=limit,
+        envvars={
+            "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        quiet=True,
+        event_handler=handle,
+        json_mode=False,
+    )
+    result.status, result.rc = run.status, run.rc
+    result.stats = run.stats or {}
+    result.ok = set((run.stats or {}).get("ok", {})) - set(result.failed) - set(result.unreachable)
+    return result
+
+
+def _message(data: dict[str, Any]) -> str:
+    res = data.get("res", {}) or {}
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or "failed"
+    return str(msg).strip().splitlines()[0][:500] if str(msg).strip() else "failed"
