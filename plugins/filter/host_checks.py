@@ -22,7 +22,9 @@ options:
     type: dict
     required: true
   expected:
-    description: Expected values (C(address), C(interface), C(memory_mb), C(cpus), C(disk_mb) with C(data_mount), C(disks), C(os), C(hostname)).
+    description:
+      - Expected values (C(address), C(interface), C(memory_mb), C(cpus), C(disk_mb) with
+        C(data_mount), C(disks), C(os), C(hostname)).
     type: dict
     required: true
   checks:
