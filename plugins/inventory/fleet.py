@@ -28,6 +28,12 @@ options:
     description: Path of the fleet manifest (JSON).
     required: true
     type: path
+  verdicts:
+    description:
+      - The validation report (C(validation.json) of C(playbooks/validate.yml)) whose record
+        of each host becomes C(hybridburst_validation). Defaults to C(validation/validation.json)
+        beside the manifest; a missing file means no host has a verdict yet.
+    type: path
   private_inventory:
     description:
       - Directory or file of the private-cloud inventory to merge.
@@ -44,6 +50,7 @@ keyed_groups:
     prefix: release
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -89,7 +96,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             private = data.get("private_inventory")
         if private:
             self._merge_private(Path(private), data.get("private_ssh"))
-        self._add_burst_hosts(data)
+        verdicts_file = self.get_option("verdicts")
+        if not verdicts_file:
+            verdicts_file = str(manifest_path.parent / "validation" / "validation.json")
+        self._add_burst_hosts(data, self._verdicts(Path(verdicts_file)))
+
+    def _verdicts(self, path: Path) -> dict[str, dict[str, Any]]:
+        if not path.is_file():
+            return {}
+        try:
+            report = json.loads(path.read_text())
+            return {r["host"]: r for r in report["hosts"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AnsibleParserError(f"{path}: not a validation report: {exc}") from exc
 
     def _merge_private(self, source: Path, ssh: dict[str, str] | None) -> None:
         if not source.exists():
@@ -141,7 +160,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             if key not in existing:
                 self.inventory.set_variable(host, key, value)
 
-    def _add_burst_hosts(self, data: dict[str, Any]) -> None:
+    def _add_burst_hosts(self, data: dict[str, Any], verdicts: dict[str, dict[str, Any]]) -> None:
         event = data["event"]
         for group in ("burst", f"event_{_group_name(event)}"):
             self.inventory.add_group(group)
@@ -168,6 +187,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 "hybridburst_burst_cidr": network["burst_cidr"],
                 "hybridburst_gateway_burst_address": network["gateway"]["burst_address"],
             }
+            if name in verdicts:
+                record = verdicts[name]
+                hostvars["hybridburst_validation"] = {
+                    "verdict": record.get("verdict"),
+                    "launched_at": record.get("launched_at"),
+                    "reasons": record.get("reasons", []),
+                }
             for key, value in hostvars.items():
                 self.inventory.set_variable(name, key, value)
             self._set_connection(name, data["ssh"], {})

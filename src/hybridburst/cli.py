@@ -17,6 +17,7 @@ from .errors import HybridburstError, InputError
 COMMAND_MODULES = [
     "hybridburst.commands.fleet",
     "hybridburst.commands.validate",
+    "hybridburst.commands.access",
     "hybridburst.costs.commands",
 ]
 

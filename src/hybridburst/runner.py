@@ -33,6 +33,10 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)  # host -> message
     unreachable: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    tasks_ok: dict[str, set[str]] = field(default_factory=dict)  # task name -> hosts
+
+    def task_succeeded(self, task: str) -> bool:
+        return bool(self.tasks_ok.get(task))
 
 
 def _rotate(root: Path) -> None:
@@ -64,6 +68,8 @@ def run_playbook(
         data = event.get("event_data", {})
         host = data.get("host")
         kind = event.get("event")
+        if host and kind == "runner_on_ok":
+            result.tasks_ok.setdefault(str(data.get("task", "")), set()).add(host)
         if host and kind == "runner_on_failed" and not data.get("ignore_errors"):
             result.failed[host] = _message(data)
         elif host and kind == "runner_on_unreachable":

@@ -14,6 +14,7 @@ from .. import manifest, providers, spec
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..plan import make_plan
+from ..states import HOLDS_ACCESS
 from ..workspace import EventDir
 
 
@@ -86,7 +87,14 @@ def cmd_deprovision(args: argparse.Namespace, console: Console) -> int:
         console.print(f"nothing to deprovision for {args.event}")
         return 0
     meta = load_event_meta(event_dir)
-    provider_for(meta, console).deprovision(args.event, event_dir, Journal(event_dir.journal))
+    journal = Journal(event_dir.journal)
+    holding = sorted(h for h, e in journal.current().items() if e.state in HOLDS_ACCESS)
+    if holding:
+        from .access import revoke  # access is always revoked before a host is destroyed
+
+        console.print(f"revoking {len(holding)} host(s) before destroying them")
+        revoke(event_dir, console)
+    provider_for(meta, console).deprovision(args.event, event_dir, journal)
     console.print(f"{args.event}: deprovisioned")
     return 0
 

@@ -19,7 +19,7 @@ from ..states import HostState
 from ..workspace import EventDir
 from .fleet import load_event_meta
 
-REVALIDATABLE = {HostState.LAUNCHED, HostState.VALIDATED, HostState.QUARANTINED}
+REVALIDATABLE = {HostState.LAUNCHED, HostState.VALIDATED, HostState.QUARANTINED, HostState.REVOKED}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,21 +40,21 @@ def min_healthy_shares(event_dir: EventDir) -> dict[str, float]:
 def validate(event_dir: EventDir, console: Console) -> dict[str, Any]:
     """Run validate.yml, journal each verdict, return the report."""
     journal = Journal(event_dir.journal)
-    report_dir = event_dir.root / "validation"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "validation.json").unlink(missing_ok=True)
     current = journal.current()
     targets = sorted(h for h, e in current.items() if e.state in REVALIDATABLE)
     if not targets:
         raise HybridburstError(f"{event_dir.root.name}: no launched host to validate")
+    run_dir = event_dir.root / "validation" / "last-run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "validation.json").unlink(missing_ok=True)
     run = run_playbook(event_dir, "validate.yml",
-                       {"validate_report_dir": str(report_dir), "validate_hosts": ",".join(targets)},
+                       {"validate_report_dir": str(run_dir), "validate_hosts": ",".join(targets)},
                        limit=",".join([*targets, "localhost"]))
-    report_file = report_dir / "validation.json"
-    if not report_file.exists():
+    if not (run_dir / "validation.json").exists():
         raise HybridburstError(
             f"validate.yml wrote no report (status {run.status}); see {run.private_data_dir}")
-    report = json.loads(report_file.read_text())
+    report = json.loads((run_dir / "validation.json").read_text())
+    merge_report(event_dir.root / "validation", report, (run_dir / "validation.txt").read_text())
     for record in report["hosts"]:
         host = record["host"]
         if current.get(host) is None or current[host].state not in REVALIDATABLE:
@@ -64,6 +64,23 @@ def validate(event_dir: EventDir, console: Console) -> dict[str, Any]:
         journal.record(host, state, reason, {"checks": record["checks"],
                                              "launched_at": record.get("launched_at")})
     return report
+
+
+def merge_report(folder: Path, report: dict[str, Any], summary: str) -> None:
+    """The event's report holds the latest verdict of every host (a run may cover a part)."""
+    path = folder / "validation.json"
+    records: dict[str, Any] = {}
+    if path.exists():
+        records = {r["host"]: r for r in json.loads(path.read_text())["hosts"]}
+    records.update({r["host"]: r for r in report["hosts"]})
+    merged = sorted(records.values(), key=lambda r: r["host"])
+    document = {"version": 1, "hosts": merged,
+                "validated": sum(r["verdict"] == "validated" for r in merged),
+                "quarantined": sum(r["verdict"] == "quarantined" for r in merged)}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    tmp.replace(path)
+    (folder / "validation.txt").write_text(summary)
 
 
 def healthy_enough(report: dict[str, Any], pools: dict[str, str],

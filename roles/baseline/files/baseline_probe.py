@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+# Copyright: hybridburst authors
+# Apache License 2.0
+"""Read-only probe of what the baseline role can apply on this host.
+
+Run by the role's preflight (ansible.builtin.script) with one argument, a JSON object:
+  sysctl       {key: value} wanted
+  limits       [{domain, type, item, value}] wanted
+  paths        files whose presence to report
+  users        accounts whose existence to report
+  ssh_sources  CIDRs the firewall will let reach SSH
+It prints one JSON object and never writes anything:
+  container            container manager (podman, docker, lxc ...), "" on a VM or bare metal
+  capabilities         {net_admin, sys_time, sys_resource} effective for the role
+  login                {user, groups, has_authorized_keys, ssh_client}: the account of this
+                       session, found by walking up the process tree to the first process with
+                       SSH_CONNECTION (sudo strips it from its own environment); ssh_client is
+                       "" when the connection is not SSH (podman, local)
+  sysctl               {key: {apply, reason, current}}; a key applies when it exists, is
+                       writable and, in a container, is net.* (kernel.*, fs.*, vm.* are
+                       machine-wide and never set from a container)
+  limits               the limits with apply and reason; one above the current hard limit
+                       does not apply without CAP_SYS_RESOURCE (PAM would refuse every
+                       session of its domain)
+  not_applied          one line per sysctl or limit that does not apply, with the reason
+  paths_present, users_present, client_in_ssh_sources (null when not over SSH), os
+"""
+
+from __future__ import annotations
+
+import grp
+import ipaddress
+import os
+import pwd
+import resource
+
+import json
+import sys
+
+CAPS = {"net_admin": 12, "sys_resource": 24, "sys_time": 25}
+RLIMITS = {
+    "core": resource.RLIMIT_CORE,
+    "data": resource.RLIMIT_DATA,
+    "fsize": resource.RLIMIT_FSIZE,
+    "memlock": resource.RLIMIT_MEMLOCK,
+    "nofile": resource.RLIMIT_NOFILE,
+    "nproc": resource.RLIMIT_NPROC,
+    "stack": resource.RLIMIT_STACK,
+    "as": resource.RLIMIT_AS,
+    "cpu": resource.RLIMIT_CPU,
+}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def container_name() -> str:
+    name = _read("/run/systemd/container").strip()
+    if name:
+        return name
+    if os.path.exists("/run/.containerenv"):
+        return "podman"
+    if os.path.exists("/.dockerenv"):
+        return "docker"
+    for entry in _read("/proc/1/environ").split("\0"):
+        if entry.startswith("container="):
+            return entry.split("=", 1)[1] or "container"
+    return ""
+
+
+def capabilities() -> dict[str, bool]:
+    eff = 0
+    for line in _read("/proc/self/status").splitlines():
+        if line.startswith("CapEff:"):
+            eff = int(line.split()[1], 16)
+    return {name: bool(eff >> bit & 1) for name, bit in CAPS.items()}
+
+
+def login_session() -> tuple[str, str]:
+    """(SSH client address, login user) of the nearest SSH session above this process."""
+    pid = os.getpid()
+    for _ in range(32):
+        for entry in _read(f"/proc/{pid}/environ").split("\0"):
+            if entry.startswith("SSH_CONNECTION="):
+                client = entry.split("=", 1)[1].split(" ")[0]
+                try:
+                    user = pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+                except (KeyError, OSError):
+                    user = ""
+                return client, user
+        ppid = 0
+        for line in _read(f"/proc/{pid}/status").splitlines():
+            if line.startswith("PPid:"):
+                ppid = int(line.split()[1])
+        if ppid <= 1:
+            break
+        pid = ppid
+    return "", os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
+
+
+def user_info(user: str) -> tuple[list[str], bool]:
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return [], False
+    groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
+    try:
+        groups.add(grp.getgrgid(entry.pw_gid).gr_name)
+    except KeyError:
+        pass
+    keys = _read(os.path.join(entry.pw_dir, ".ssh", "authorized_keys"))
+    has_keys = any(line.strip() and not line.lstrip().startswith("#") for line in keys.splitlines())
+    return sorted(groups), has_keys
+
+
+def _user_exists(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+def sysctl_plan(wanted: dict, container: str) -> dict:
+    plan = {}
+    for key in wanted:
+        path = "/proc/sys/" + key.replace(".", "/")
+        current = _read(path).strip()
+        if not os.path.exists(path):
+            apply, reason = False, "not present in this kernel or network namespace"
+        elif container and not key.startswith("net."):
+            apply, reason = False, f"machine-wide setting: never set from a container ({container})"
+        elif not os.access(path, os.W_OK):
+            apply, reason = False, "read-only here (a container without a writable /proc/sys/net)"
+        else:
+            apply, reason = True, "applied"
+        plan[key] = {"apply": apply, "reason": reason, "current": " ".join(current.split())}
+    return plan
+
+
+def limits_plan(wanted: list, caps: dict) -> list:
+    plan = []
+    for limit in wanted:
+        entry = dict(limit)
+        entry["apply"], entry["reason"] = True, "applied"
+        rlimit = RLIMITS.get(str(limit.get("item")))
+        if rlimit is not None and not caps["sys_resource"]:
+            hard = resource.getrlimit(rlimit)[1]
+            value = str(limit.get("value"))
+            wanted_value = resource.RLIM_INFINITY if value in ("unlimited", "infinity", "-1") else None
+            if wanted_value is None and value.isdigit():
+                wanted_value = int(value)
+            if wanted_value is not None and hard != resource.RLIM_INFINITY and (
+                wanted_value == resource.RLIM_INFINITY or wanted_value > hard
+            ):
+                entry["apply"] = False
+                entry["reason"] = (
+                    f"above this host's hard limit {hard} and no CAP_SYS_RESOURCE: "
+                    "PAM would refuse every session of this domain"
+                )
+        plan.append(entry)
+    return plan
+
+
+def in_networks(address: str, cidrs: list) -> bool | None:
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            continue
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if ip in network or (mapped is not None and mapped in network):
+            return True
+    return False
+
+
+def os_release() -> dict:
+    values = {}
+    for line in _read("/etc/os-release").splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value.strip().strip('"')
+    return {"id": values.get("ID", ""), "id_like": values.get("ID_LIKE", ""),
+            "version_id": values.get("VERSION_ID", "")}
+
+
+def main() -> None:
+    params = {"sysctl": {}, "limits": [], "paths": [], "users": [], "ssh_sources": []}
+    params.update(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
+    container = container_name()
+    caps = capabilities()
+    client, user = login_session()
+    groups, has_keys = user_info(user)
+    sysctl = sysctl_plan(params["sysctl"], container)
+    limits = limits_plan(params["limits"], caps)
+    not_applied = [f"sysctl {key}={params['sysctl'][key]}: {plan['reason']}"
+                   for key, plan in sysctl.items() if not plan["apply"]]
+    not_applied += [f"limit {item['domain']} {item['type']} {item['item']} {item['value']}: {item['reason']}"
+                    for item in limits if not item["apply"]]
+    json.dump({
+        "container": container,
+        "capabilities": caps,
+        "login": {"user": user, "groups": groups, "has_authorized_keys": has_keys,
+                  "ssh_client": client},
+        "sysctl": sysctl,
+        "limits": limits,
+        "not_applied": not_applied,
+        "paths_present": [path for path in params["paths"] if os.path.exists(path)],
+        "users_present": [name for name in params["users"] if _user_exists(name)],
+        "client_in_ssh_sources": in_networks(client, params["ssh_sources"]),
+        "os": os_release(),
+    }, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
