@@ -6,7 +6,8 @@
 Run by the role's preflight (ansible.builtin.script) with one argument, a JSON object:
   sysctl       {key: value} wanted
   limits       [{domain, type, item, value}] wanted
-  paths        files whose presence to report
+  files        [{path, owner, group, mode}] wanted
+  services     systemd units whose state to report
   users        accounts whose existence to report
   ssh_sources  CIDRs the firewall will let reach SSH
 It prints one JSON object and never writes anything:
@@ -16,14 +17,16 @@ It prints one JSON object and never writes anything:
                        session, found by walking up the process tree to the first process with
                        SSH_CONNECTION (sudo strips it from its own environment); ssh_client is
                        "" when the connection is not SSH (podman, local)
-  sysctl               {key: {apply, reason, current}}; a key applies when it exists, is
+  sysctl               {key: {apply, reason, current, differs}}; a key applies when it exists, is
                        writable and, in a container, is net.* (kernel.*, fs.*, vm.* are
                        machine-wide and never set from a container)
   limits               the limits with apply and reason; one above the current hard limit
                        does not apply without CAP_SYS_RESOURCE (PAM would refuse every
                        session of its domain)
   not_applied          one line per sysctl or limit that does not apply, with the reason
-  paths_present, users_present, client_in_ssh_sources (null when not over SSH), os
+  files                {path: {present, fix}}: fix when owner, group or mode differ
+  services             {unit: {active, enabled}}
+  users_present, client_in_ssh_sources (null when not over SSH), os
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import ipaddress
 import os
 import pwd
 import resource
+import subprocess
 
 import json
 import sys
@@ -139,7 +143,9 @@ def sysctl_plan(wanted: dict, container: str) -> dict:
             apply, reason = False, "read-only here (a container without a writable /proc/sys/net)"
         else:
             apply, reason = True, "applied"
-        plan[key] = {"apply": apply, "reason": reason, "current": " ".join(current.split())}
+        current = " ".join(current.split())
+        plan[key] = {"apply": apply, "reason": reason, "current": current,
+                     "differs": current != " ".join(str(wanted[key]).split())}
     return plan
 
 
@@ -165,6 +171,37 @@ def limits_plan(wanted: list, caps: dict) -> list:
                 )
         plan.append(entry)
     return plan
+
+
+def files_plan(wanted: list) -> dict:
+    plan = {}
+    for item in wanted:
+        path = item["path"]
+        try:
+            info = os.lstat(path)
+        except OSError:
+            plan[path] = {"present": False, "fix": False}
+            continue
+        fix = "mode" in item and (info.st_mode & 0o7777) != int(str(item["mode"]), 8)
+        for key, lookup in (("owner", pwd.getpwnam), ("group", grp.getgrnam)):
+            if key in item:
+                try:
+                    wanted_id = lookup(item[key])[2]
+                except KeyError:
+                    wanted_id = -1
+                fix = fix or wanted_id != (info.st_uid if key == "owner" else info.st_gid)
+        plan[path] = {"present": True, "fix": fix}
+    return plan
+
+
+def services_state(units: list) -> dict:
+    state = {}
+    for unit in units:
+        quiet = {"check": False, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        active = subprocess.run(["systemctl", "is-active", "--quiet", unit], **quiet).returncode == 0
+        enabled = subprocess.run(["systemctl", "is-enabled", "--quiet", unit], **quiet).returncode == 0
+        state[unit] = {"active": active, "enabled": enabled}
+    return state
 
 
 def in_networks(address: str, cidrs: list) -> bool | None:
@@ -196,7 +233,7 @@ def os_release() -> dict:
 
 
 def main() -> None:
-    params = {"sysctl": {}, "limits": [], "paths": [], "users": [], "ssh_sources": []}
+    params = {"sysctl": {}, "limits": [], "files": [], "services": [], "users": [], "ssh_sources": []}
     params.update(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
     container = container_name()
     caps = capabilities()
@@ -216,7 +253,8 @@ def main() -> None:
         "sysctl": sysctl,
         "limits": limits,
         "not_applied": not_applied,
-        "paths_present": [path for path in params["paths"] if os.path.exists(path)],
+        "files": files_plan(params["files"]),
+        "services": services_state(params["services"]),
         "users_present": [name for name in params["users"] if _user_exists(name)],
         "client_in_ssh_sources": in_networks(client, params["ssh_sources"]),
         "os": os_release(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import string
 from collections.abc import Callable
 from importlib import resources
@@ -35,9 +36,11 @@ def gateway_ruleset(topo: Topology) -> str:
 
 
 class PrivateSide:
-    def __init__(self, topo: Topology, state: Path, log: Callable[[str], None]) -> None:
+    def __init__(self, topo: Topology, log: Callable[[str], None]) -> None:
         self.topo = topo
-        self.dir = state / "local-cloud"
+        # The local cloud is one per machine (its containers and networks are), and so are
+        # its keys: every state directory (demo, tests, an operator's) shares it.
+        self.dir = Path(os.environ.get("HYBRIDBURST_LOCAL_CLOUD_DIR", "/var/lib/hybridburst/local-cloud"))
         self.log = log
 
     @property

@@ -50,7 +50,7 @@ class LocalProvider:
         self.topo = topology.load(inventory)
         self.state = state or state_root()
         self.log = log
-        self.private = PrivateSide(self.topo, self.state, log)
+        self.private = PrivateSide(self.topo, log)
 
     # -- addresses -------------------------------------------------------------------------
     def _used_addresses(self) -> set[str]:
