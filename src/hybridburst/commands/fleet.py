@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -44,6 +46,14 @@ def save_event_meta(event_dir: EventDir, event_spec: spec.EventSpec) -> None:
         if event_spec.private_inventory else None,
     }
     (event_dir.root / "event.json").write_text(json.dumps(meta, indent=2) + "\n")
+    # The spec as it was used, loadable from the event directory (settlement reads it).
+    text = Path(event_spec.source).read_text()
+    data = yaml.safe_load(text)
+    if event_spec.private_inventory:
+        data["private_inventory"] = str(event_spec.private_inventory)
+    event_dir.spec_copy.write_text(
+        f"# copy of {Path(event_spec.source).resolve()} as used for this event\n"
+        + yaml.safe_dump(data, sort_keys=False))
 
 
 def write_inventory_config(event_dir: EventDir) -> None:
@@ -62,9 +72,10 @@ def load_event_meta(event_dir: EventDir) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def provider_for(meta: dict[str, Any], console: Console) -> providers.Provider:
+def provider_for(meta: dict[str, Any], console: Console,
+                 log: Callable[[str], None] | None = None) -> providers.Provider:
     inventory = Path(meta["private_inventory"]) if meta.get("private_inventory") else None
-    return providers.get(meta["provider"], inventory, log=lambda m: console.print(m))
+    return providers.get(meta["provider"], inventory, log=log or (lambda m: console.print(m)))
 
 
 def cmd_provision(args: argparse.Namespace, console: Console) -> int:

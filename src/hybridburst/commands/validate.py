@@ -37,11 +37,13 @@ def min_healthy_shares(event_dir: EventDir) -> dict[str, float]:
     return {p.name: p.min_healthy_share for p in spec.load(path).pools}
 
 
-def validate(event_dir: EventDir, console: Console) -> dict[str, Any]:
-    """Run validate.yml, journal each verdict, return the report."""
+def validate(event_dir: EventDir, console: Console, hosts: list[str] | None = None) -> dict[str, Any]:
+    """Run validate.yml on ``hosts`` (default: every host that may be validated), journal
+    each verdict, return the report of this run."""
     journal = Journal(event_dir.journal)
     current = journal.current()
-    targets = sorted(h for h, e in current.items() if e.state in REVALIDATABLE)
+    targets = sorted(h for h, e in current.items() if e.state in REVALIDATABLE
+                     and (hosts is None or h in hosts))
     if not targets:
         raise HybridburstError(f"{event_dir.root.name}: no launched host to validate")
     run_dir = event_dir.root / "validation" / "last-run"

@@ -18,6 +18,9 @@ class Provider(Protocol):
         write the fleet manifest; returns the manifest."""
         ...
 
+    # Optional: ``destroy_hosts(event, event_dir, journal, names)`` retires single hosts
+    # (quarantined, failed) at once; without it they go with the event.
+
     def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
         """Destroy everything of the event; a second call is a no-op."""
         ...

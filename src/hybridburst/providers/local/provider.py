@@ -127,7 +127,7 @@ class LocalProvider:
                     continue
                 host = plan.by_name()[name]
                 journal.record(name, HostState.LAUNCHED, "container started, sshd up", {
-                    "event": spec.event, "team": spec.team, "pool": host.pool,
+                    "event": spec.event, "team": spec.team, "pool": host.pool, "provider": "local",
                     "instance_type": host.instance_type, "address": records[name]["address"],
                     "provider_id": records[name]["provider_id"],
                 })
@@ -221,6 +221,10 @@ class LocalProvider:
             if (names is None or host in names) and entry.state is not HostState.DESTROYED:
                 journal.record(host, HostState.DESTROYED, "container removed")
         sshkeys.forget_hosts(event_dir.known_hosts, gone)
+        if names is not None and event_dir.manifest.exists():
+            data = manifest_mod.read(event_dir.manifest)
+            data["hosts"] = [h for h in data["hosts"] if h["name"] not in gone]
+            manifest_mod.write(event_dir.manifest, data)
         return sorted(h for h in gone if h)
 
     def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:

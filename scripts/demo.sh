@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The main job on the local cloud: burst the Double-11 example, show the fleet, send traffic
+# through the load balancer, give everything back, show the cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/.venv/bin:$PATH
+export HYBRIDBURST_STATE_DIR=${HYBRIDBURST_STATE_DIR:-$PWD/.hybridburst}
+SPEC=examples/double11-local.yml
+EVENT=double11
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+say "plan: what the event needs and what it will cost"
+hybridburst plan "$SPEC"
+
+say "up: provision, validate (one host carries a hardware fault), authorize, baseline, deploy"
+hybridburst up "$SPEC" || echo "(up reported a problem; the status below says where)"
+
+say "status: every host, its state and why"
+hybridburst status "$EVENT"
+
+say "the fleet as Ansible sees it (strict host key checking)"
+ansible-inventory -i "$HYBRIDBURST_STATE_DIR/events/$EVENT/fleet.yml" --graph burst
+
+say "access: a real TCP connection from each burst host to the private service"
+python3 - "$HYBRIDBURST_STATE_DIR/events/$EVENT" <<'PY'
+import json, subprocess, sys
+d = sys.argv[1]
+m = json.load(open(f"{d}/manifest.json"))
+for h in m["hosts"]:
+    proc = subprocess.run(["ssh", "-i", f"{d}/ssh/id_ed25519", "-o", "BatchMode=yes",
+                           "-o", f"UserKnownHostsFile={d}/ssh/known_hosts",
+                           "-o", "StrictHostKeyChecking=yes", f"admin@{h['address']}",
+                           "curl -s -m 3 http://10.200.0.20:8081/health >/dev/null && echo reached || echo refused"],
+                          capture_output=True, text=True)
+    print(f"  {h['name']:<22} {h['address']:<14} private service: {proc.stdout.strip() or proc.stderr.strip()}")
+PY
+
+if [ -f scripts/demo-traffic.sh ]; then
+  say "traffic through the load balancer"
+  bash scripts/demo-traffic.sh "$EVENT"
+fi
+
+say "down: drain, revoke, destroy, settle"
+hybridburst down "$EVENT"

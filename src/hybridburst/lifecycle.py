@@ -1,0 +1,248 @@
+"""The platform: `up` bursts an event (provision → validate → authorize → baseline → deploy),
+`down` gives it back (drain → revoke → deprovision → settle).
+
+Every step picks its hosts by their journaled state, so a rerun after a crash (SIGKILL at any
+point) continues where the journal stands: a slot never gets a second host, a host never
+skips a step, access is never granted without a verdict and always revoked before destroy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import providers, spec
+from .commands import access, fleet
+from .commands import validate as validate_cmd
+from .errors import HybridburstError
+from .journal import Journal
+from .plan import Plan, make_plan
+from .reporting import Reporter
+from .runner import run_playbook
+from .states import HOLDS_ACCESS, HostState
+from .workspace import EventDir
+
+S = HostState
+GONE = {S.DESTROYED}
+
+
+@dataclass
+class Burst:
+    plan: Plan
+    event_dir: EventDir
+    journal: Journal
+    provider: providers.Provider
+    reporter: Reporter
+    console: Console
+
+    def hosts_in(self, *states: HostState) -> list[str]:
+        current = self.journal.current()
+        planned = {h.name for h in self.plan.hosts}
+        return sorted(h for h, e in current.items() if e.state in states and h in planned)
+
+    # -- give up on hosts at once: revoke, then destroy ------------------------------------
+    def retire(self, hosts: list[str], why: str) -> None:
+        if not hosts:
+            return
+        self.reporter.say(f"retiring {len(hosts)} host(s) ({why}): revoke, then destroy")
+        access.revoke(self.event_dir, self.console, hosts)
+        destroy = getattr(self.provider, "destroy_hosts", None)
+        if destroy is None:
+            self.reporter.say("this provider destroys hosts only with the whole event (`down`)")
+            return
+        destroy(self.plan.event, self.event_dir, self.journal, set(hosts))
+
+
+def _slots_to_launch(plan: Plan, journal: Journal) -> Plan:
+    """Hosts to (re)launch: all of them for a fresh event; a slot whose host was retired
+    (quarantined or failed, then destroyed) stays empty within one burst."""
+    current = journal.current()
+    planned = [h for h in plan.hosts if h.name in current]
+    fresh_burst = not planned or all(current[h.name].state in GONE for h in planned)
+    if fresh_burst:
+        return plan
+    return Plan(plan.spec, tuple(h for h in plan.hosts
+                                 if h.name not in current or current[h.name].state not in GONE))
+
+
+def _short_pools(burst: Burst) -> list[str]:
+    """Pools below their minimum healthy share of the planned count."""
+    current = burst.journal.current()
+    healthy = {S.VALIDATED, *HOLDS_ACCESS, S.BASELINED, S.READY}
+    short = []
+    for pool in burst.plan.spec.pools:
+        names = [h.name for h in burst.plan.hosts if h.pool == pool.name]
+        good = sum(1 for n in names if n in current and current[n].state in healthy)
+        need = math.ceil(pool.min_healthy_share * pool.count - 1e-9)
+        if good < need:
+            short.append(f"pool {pool.name}: {good}/{pool.count} healthy, {need} needed")
+    return short
+
+
+def _playbook_step(burst: Burst, name: str, playbook: str, targets: list[str],
+                   done: HostState, extravars: dict[str, object] | None = None) -> None:
+    if not targets:
+        return
+    with burst.reporter.step(name, len(targets)) as rep:
+        run = run_playbook(burst.event_dir, playbook, extravars or {}, limit=",".join(targets))
+        failed = {**run.failed, **run.unreachable}
+        for host in targets:
+            if host in failed:
+                burst.journal.record(host, S.FAILED, f"{name}: {failed[host]}")
+                rep.advance(host, "failed", failed[host])
+            elif host in run.ok:
+                burst.journal.record(host, done, f"{name} done")
+                rep.advance(host, done.value)
+    burst.retire(sorted(set(failed) & set(targets)), f"{name} failed")
+
+
+def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok: bool = False,
+       skip: tuple[str, ...] = ()) -> int:
+    event_spec = spec.load(spec_path)
+    plan = make_plan(event_spec)
+    from .costs import enforce_budget, estimate
+
+    est = estimate(plan)
+    enforce_budget(est, event_spec, over_budget_ok=over_budget_ok)
+    event_dir = EventDir.of(event_spec.event)
+    fleet.save_event_meta(event_dir, event_spec)
+    journal = Journal(event_dir.journal)
+    provider = providers.get(event_spec.provider, event_spec.private_inventory, log=reporter.say)
+    burst = Burst(plan, event_dir, journal, provider, reporter, console)
+    reporter.emit("up_started", event=plan.event, hosts=len(plan.hosts), estimate=str(est.total))
+
+    # 1. provision
+    launch = _slots_to_launch(plan, journal)
+    with reporter.step("provision", len(launch.hosts)) as rep:
+        manifest = provider.provision(launch, event_dir, journal)
+        fleet.write_inventory_config(event_dir)
+        for host in manifest["hosts"]:
+            rep.advance(host["name"], "launched")
+    burst.retire(burst.hosts_in(S.FAILED), "launch failed")
+
+    # 2. validate; quarantined hosts are revoked and destroyed at once
+    targets = burst.hosts_in(S.LAUNCHED)
+    if targets:
+        with reporter.step("validate", len(targets)) as rep:
+            report = validate_cmd.validate(event_dir, console, targets)
+            for record in report["hosts"]:
+                rep.advance(record["host"], record["verdict"], "; ".join(record["reasons"]))
+    burst.retire(burst.hosts_in(S.QUARANTINED), "quarantined")
+    short = _short_pools(burst)
+    if short:
+        for line in short:
+            reporter.say(f"[red]{line}[/]")
+        raise HybridburstError("not enough healthy hosts; the rest stays as it is "
+                               f"(`hybridburst down {plan.event}` gives it back)")
+
+    # 3. authorize (hosts that hold access again too: it is idempotent, and it restores
+    #    access a restarted gateway lost)
+    targets = burst.hosts_in(S.VALIDATED, *HOLDS_ACCESS)
+    if targets:
+        with reporter.step("authorize", len(targets)) as rep:
+            run = access.authorize(event_dir, console, targets)
+            for host in targets:
+                ok = journal.state_of(host) in HOLDS_ACCESS
+                rep.advance(host, "authorized" if ok else "refused",
+                            "" if ok else run.failed.get(host, ""))
+    burst.retire(sorted(set(burst.hosts_in(S.VALIDATED)) & set(targets)), "authorize failed")
+
+    # 4. baseline, 5. deploy
+    if "baseline" not in skip:
+        _playbook_step(burst, "baseline", "baseline.yml", burst.hosts_in(S.AUTHORIZED),
+                       S.BASELINED)
+    if "deploy" not in skip:
+        _deploy(burst)
+    short = _short_pools(burst)
+    summary(burst.event_dir, console, reporter)
+    reporter.emit("up_finished", event=plan.event, short=short)
+    return 1 if short else 0
+
+
+def _deploy(burst: Burst) -> None:
+    targets = burst.hosts_in(S.BASELINED)
+    if not targets:
+        return
+    try:
+        from .commands import app  # the storefront's deploy, when present
+    except ImportError:
+        return
+    with burst.reporter.step("deploy", len(targets)) as rep:
+        failed = app.deploy(burst.event_dir, burst.console, targets)
+        for host in targets:
+            state = burst.journal.state_of(host)
+            rep.advance(host, state.value if state else "?", failed.get(host, ""))
+    burst.retire(sorted(set(failed) & set(targets)), "deploy failed")
+
+
+def down(event: str, console: Console, reporter: Reporter) -> int:
+    event_dir = EventDir.of(event)
+    if not (event_dir.root / "event.json").exists():
+        reporter.say(f"nothing to give back for {event}")
+        return 0
+    meta = fleet.load_event_meta(event_dir)
+    journal = Journal(event_dir.journal)
+    provider = fleet.provider_for(meta, console, log=reporter.say)
+    live = sorted(h for h, e in journal.current().items() if e.state not in GONE)
+    status = 0
+    # 1. drain: failures are reported, never stop the revocation
+    ready = sorted(h for h, e in journal.current().items() if e.state is S.READY)
+    if ready:
+        with reporter.step("drain", len(ready)) as rep:
+            try:
+                from .commands import app
+
+                failed = app.drain(event_dir, console, ready)
+            except (ImportError, HybridburstError) as exc:
+                failed = dict.fromkeys(ready, str(exc))
+            for host in ready:
+                rep.advance(host, "drained" if host not in failed else "drain failed",
+                            failed.get(host, ""))
+            if failed:
+                status = 1
+    # 2. revoke, always, before anything is destroyed
+    if live:
+        with reporter.step("revoke", len(live)) as rep:
+            access.revoke(event_dir, console, live)
+            for host in live:
+                rep.advance(host, "revoked")
+    # 3. deprovision
+    with reporter.step("destroy", len(live)) as rep:
+        provider.deprovision(event, event_dir, journal)
+        for host in live:
+            rep.advance(host, "destroyed")
+    # 4. settle
+    settle(event, event_dir, console, reporter)
+    reporter.emit("down_finished", event=event)
+    return status
+
+
+def settle(event: str, event_dir: EventDir, console: Console, reporter: Reporter) -> None:
+    from .costs.report import render, render_table
+    from .costs.settlement import settle_event
+
+    settlement = settle_event(event, event_dir=event_dir)
+    for fmt in ("json", "csv", "html"):
+        (event_dir.root / f"settlement.{fmt}").write_text(render(settlement, fmt))
+    if reporter.as_json:
+        reporter.emit("settlement", report=str(event_dir.root / "settlement.json"))
+    else:
+        render_table(settlement, console)
+        console.print(f"settlement reports: {event_dir.root}/settlement.{{json,csv,html}}")
+
+
+def summary(event_dir: EventDir, console: Console, reporter: Reporter) -> None:
+    rows = fleet.status_rows(event_dir)
+    if reporter.as_json:
+        reporter.emit("summary", hosts=rows)
+        return
+    table = Table(title=f"{event_dir.root.name}: {len(rows)} host(s)")
+    for column in ("host", "address", "pool", "state", "reason"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in ("host", "address", "pool", "state", "reason")))
+    console.print(table)
