@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "hybridburst.commands.fleet",
     "hybridburst.commands.validate",
     "hybridburst.commands.access",
+    "hybridburst.commands.baseline",
     "hybridburst.commands.lifecycle",
     "hybridburst.costs.commands",
 ]

@@ -17,12 +17,12 @@ from rich.table import Table
 
 from . import providers, spec
 from .commands import access, fleet
+from .commands import baseline as baseline_cmd
 from .commands import validate as validate_cmd
 from .errors import HybridburstError
 from .journal import Journal
 from .plan import Plan, make_plan
 from .reporting import Reporter
-from .runner import run_playbook
 from .states import HOLDS_ACCESS, HostState
 from .workspace import EventDir
 
@@ -83,23 +83,6 @@ def _short_pools(burst: Burst) -> list[str]:
     return short
 
 
-def _playbook_step(burst: Burst, name: str, playbook: str, targets: list[str],
-                   done: HostState, extravars: dict[str, object] | None = None) -> None:
-    if not targets:
-        return
-    with burst.reporter.step(name, len(targets)) as rep:
-        run = run_playbook(burst.event_dir, playbook, extravars or {}, limit=",".join(targets))
-        failed = {**run.failed, **run.unreachable}
-        for host in targets:
-            if host in failed:
-                burst.journal.record(host, S.FAILED, f"{name}: {failed[host]}")
-                rep.advance(host, "failed", failed[host])
-            elif host in run.ok:
-                burst.journal.record(host, done, f"{name} done")
-                rep.advance(host, done.value)
-    burst.retire(sorted(set(failed) & set(targets)), f"{name} failed")
-
-
 def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok: bool = False,
        skip: tuple[str, ...] = ()) -> int:
     event_spec = spec.load(spec_path)
@@ -152,9 +135,14 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
     burst.retire(sorted(set(burst.hosts_in(S.VALIDATED)) & set(targets)), "authorize failed")
 
     # 4. baseline, 5. deploy
-    if "baseline" not in skip:
-        _playbook_step(burst, "baseline", "baseline.yml", burst.hosts_in(S.AUTHORIZED),
-                       S.BASELINED)
+    targets = burst.hosts_in(S.AUTHORIZED)
+    if "baseline" not in skip and targets:
+        with reporter.step("baseline", len(targets)) as rep:
+            _, failed = baseline_cmd.baseline(event_dir, console, targets)
+            for host in targets:
+                rep.advance(host, "failed" if host in failed else "baselined",
+                            failed.get(host, ""))
+        burst.retire(sorted(failed), "baseline failed")
     if "deploy" not in skip:
         _deploy(burst)
     short = _short_pools(burst)
