@@ -24,7 +24,21 @@ def _environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         REPO / "src/hybridburst/providers/local/data/containers.conf"
     )
     os.environ["PATH"] = f"{BIN}:{os.environ['PATH']}"
+    _remove_dead_leftovers()
 
+
+def _remove_dead_leftovers() -> None:
+    """Burst hosts a killed earlier run left stopped (CI runs after a session on the same
+    machine): remove them by label. Running hosts (someone's live event) are left alone."""
+    if not shutil.which("podman"):
+        return
+    out = subprocess.run(
+        ["podman", "ps", "-a", "-q", "--filter", "label=hybridburst.role=burst",
+         "--filter", "status=exited", "--filter", "status=created"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()
+    if out:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", *out], capture_output=True, check=False)
 
 def hybridburst(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run the real command line, as an operator does."""

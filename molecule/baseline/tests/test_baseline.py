@@ -1,3 +1,4 @@
+# ruff: noqa: ANN001  (pytest fixtures)
 """Verify of the baseline role: every area checked by its effect on baseline-mol-1.
 
 The other two containers of the scenario are the vantage points: baseline-mol-private is
@@ -261,3 +262,45 @@ def test_preflight_refuses_a_lock_out_and_changes_nothing(host, tmp_path):
     assert "cuts off every login" in out
     assert re.search(r"baseline-mol-1\s*:\s*ok=\d+\s+changed=0\s", out), out
     assert host.check_output("md5sum /etc/ssh/sshd_config /etc/nftables.conf /etc/passwd") == before
+
+
+def test_preflight_refuses_a_firewall_that_drops_this_ssh_session(host, tmp_path):
+    """Over real SSH (as opsalice, with sudo) from this machine (10.231.7.1): a firewall
+    that would not let this address back in is refused before any change."""
+    if not os.environ.get("MOLECULE_SCENARIO_DIRECTORY"):
+        pytest.skip("runs under molecule verify only")
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(subprocess.run(
+        ["ssh-keyscan", "-t", "ed25519", TARGET], capture_output=True, text=True, check=True).stdout)
+    authorized = "/home/opsalice/.ssh/authorized_keys"
+    original = host.file(authorized).content_string
+    host.check_output(f"echo '{key.with_suffix('.pub').read_text().strip()}' >> {authorized}")
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"[burst]\nbaseline-mol-1 ansible_host={TARGET} ansible_user=opsalice "
+        f"ansible_ssh_private_key_file={key} "
+        f"ansible_ssh_common_args='-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes'\n"
+    )
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({
+        "baseline_time_servers": ["10.231.7.10"],
+        "baseline_logs_remote_host": "10.231.7.10",
+        "baseline_monitoring_cidrs": ["10.231.7.8/29"],
+        "baseline_firewall_ssh_sources": ["10.231.7.8/29"],
+    }))
+    try:
+        run = subprocess.run(
+            ["ansible-playbook", "-b", "-i", str(inventory),
+             f"{os.environ['MOLECULE_SCENARIO_DIRECTORY']}/converge.yml", "-e", f"@{extra}"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        )
+    finally:
+        host.check_output(f"printf '%s' '{original}' > {authorized}")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out
+    assert "this session comes from 10.231.7.1, outside baseline_firewall_ssh_sources" in out, out
+    assert "preflight passed" not in out
+    assert re.search(r"baseline-mol-1\s*:\s*ok=\d+\s+changed=0\s", out), out

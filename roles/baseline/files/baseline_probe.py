@@ -3,7 +3,9 @@
 # Apache License 2.0
 """Read-only probe of what the baseline role can apply on this host.
 
-Run by the role's preflight (ansible.builtin.script) with one argument, a JSON object:
+Run by the role's preflight (ansible.builtin.script) WITHOUT become, as the login user, so
+that it sees this session as the operator does (SSH_CONNECTION, which sudo strips), with
+one argument, a JSON object:
   sysctl       {key: value} wanted
   limits       [{domain, type, item, value}] wanted
   files        [{path, owner, group, mode}] wanted
@@ -12,14 +14,14 @@ Run by the role's preflight (ansible.builtin.script) with one argument, a JSON o
   ssh_sources  CIDRs the firewall will let reach SSH
 It prints one JSON object and never writes anything:
   container            container manager (podman, docker, lxc ...), "" on a VM or bare metal
-  capabilities         {net_admin, sys_time, sys_resource} effective for the role
-  login                {user, groups, has_authorized_keys, ssh_client}: the account of this
-                       session, found by walking up the process tree to the first process with
-                       SSH_CONNECTION (sudo strips it from its own environment); ssh_client is
-                       "" when the connection is not SSH (podman, local)
-  sysctl               {key: {apply, reason, current, differs}}; a key applies when it exists, is
-                       writable and, in a container, is net.* (kernel.*, fs.*, vm.* are
-                       machine-wide and never set from a container)
+  capabilities         {net_admin, sys_time, sys_resource} that root can have here (the
+                       bounding set: a container's lacks what was not granted to it)
+  login                {user, groups, has_authorized_keys, key_blobs, ssh_client}: the account of this
+                       session; ssh_client is "" when the connection is not SSH (podman, local)
+  sysctl               {key: {apply, reason, current, differs}}; a key applies when it exists,
+                       is not on a read-only mount and, in a container, is net.* with
+                       CAP_NET_ADMIN (kernel.*, fs.*, vm.* are machine-wide: never set from a
+                       container)
   limits               the limits with apply and reason; one above the current hard limit
                        does not apply without CAP_SYS_RESOURCE (PAM would refuse every
                        session of its domain)
@@ -31,14 +33,14 @@ It prints one JSON object and never writes anything:
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import ipaddress
+import json
 import os
 import pwd
 import resource
 import subprocess
-
-import json
 import sys
 
 CAPS = {"net_admin": 12, "sys_resource": 24, "sys_time": 25}
@@ -78,48 +80,36 @@ def container_name() -> str:
 
 
 def capabilities() -> dict[str, bool]:
-    eff = 0
+    """What root can have here: the bounding set (the probe runs as the login user)."""
+    bounding = 0
     for line in _read("/proc/self/status").splitlines():
-        if line.startswith("CapEff:"):
-            eff = int(line.split()[1], 16)
-    return {name: bool(eff >> bit & 1) for name, bit in CAPS.items()}
+        if line.startswith("CapBnd:"):
+            bounding = int(line.split()[1], 16)
+    return {name: bool(bounding >> bit & 1) for name, bit in CAPS.items()}
 
 
 def login_session() -> tuple[str, str]:
-    """(SSH client address, login user) of the nearest SSH session above this process."""
-    pid = os.getpid()
-    for _ in range(32):
-        for entry in _read(f"/proc/{pid}/environ").split("\0"):
-            if entry.startswith("SSH_CONNECTION="):
-                client = entry.split("=", 1)[1].split(" ")[0]
-                try:
-                    user = pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
-                except (KeyError, OSError):
-                    user = ""
-                return client, user
-        ppid = 0
-        for line in _read(f"/proc/{pid}/status").splitlines():
-            if line.startswith("PPid:"):
-                ppid = int(line.split()[1])
-        if ppid <= 1:
-            break
-        pid = ppid
-    return "", os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
+    """(SSH client address, login user): the probe runs without become, as the login user."""
+    client = os.environ.get("SSH_CONNECTION", "").split(" ")[0]
+    return client, pwd.getpwuid(os.getuid()).pw_name
 
 
-def user_info(user: str) -> tuple[list[str], bool]:
+def user_info(user: str) -> tuple[list[str], list[str]]:
+    """Groups of the user, and the key blobs of its authorized_keys."""
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        return [], False
+        return [], []
     groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
-    try:
+    with contextlib.suppress(KeyError):
         groups.add(grp.getgrgid(entry.pw_gid).gr_name)
-    except KeyError:
-        pass
-    keys = _read(os.path.join(entry.pw_dir, ".ssh", "authorized_keys"))
-    has_keys = any(line.strip() and not line.lstrip().startswith("#") for line in keys.splitlines())
-    return sorted(groups), has_keys
+    blobs = []
+    for line in _read(os.path.join(entry.pw_dir, ".ssh", "authorized_keys")).splitlines():
+        words = line.split()
+        if line.lstrip().startswith("#"):
+            continue
+        blobs += [word for word in words if word.startswith("AAAA")][:1]
+    return sorted(groups), blobs
 
 
 def _user_exists(user: str) -> bool:
@@ -130,7 +120,7 @@ def _user_exists(user: str) -> bool:
     return True
 
 
-def sysctl_plan(wanted: dict, container: str) -> dict:
+def sysctl_plan(wanted: dict, container: str, caps: dict) -> dict:
     plan = {}
     for key in wanted:
         path = "/proc/sys/" + key.replace(".", "/")
@@ -139,7 +129,7 @@ def sysctl_plan(wanted: dict, container: str) -> dict:
             apply, reason = False, "not present in this kernel or network namespace"
         elif container and not key.startswith("net."):
             apply, reason = False, f"machine-wide setting: never set from a container ({container})"
-        elif not os.access(path, os.W_OK):
+        elif os.statvfs(path).f_flag & os.ST_RDONLY or (container and not caps["net_admin"]):
             apply, reason = False, "read-only here (a container without a writable /proc/sys/net)"
         else:
             apply, reason = True, "applied"
@@ -238,8 +228,8 @@ def main() -> None:
     container = container_name()
     caps = capabilities()
     client, user = login_session()
-    groups, has_keys = user_info(user)
-    sysctl = sysctl_plan(params["sysctl"], container)
+    groups, key_blobs = user_info(user)
+    sysctl = sysctl_plan(params["sysctl"], container, caps)
     limits = limits_plan(params["limits"], caps)
     not_applied = [f"sysctl {key}={params['sysctl'][key]}: {plan['reason']}"
                    for key, plan in sysctl.items() if not plan["apply"]]
@@ -248,8 +238,8 @@ def main() -> None:
     json.dump({
         "container": container,
         "capabilities": caps,
-        "login": {"user": user, "groups": groups, "has_authorized_keys": has_keys,
-                  "ssh_client": client},
+        "login": {"user": user, "groups": groups, "has_authorized_keys": bool(key_blobs),
+                  "key_blobs": key_blobs, "ssh_client": client},
         "sysctl": sysctl,
         "limits": limits,
         "not_applied": not_applied,

@@ -16,7 +16,7 @@ from .. import manifest, providers, spec
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..plan import make_plan
-from ..states import HOLDS_ACCESS
+from ..states import HOLDS_ACCESS, HostState
 from ..workspace import EventDir
 
 
@@ -99,7 +99,9 @@ def cmd_deprovision(args: argparse.Namespace, console: Console) -> int:
         return 0
     meta = load_event_meta(event_dir)
     journal = Journal(event_dir.journal)
-    holding = sorted(h for h, e in journal.current().items() if e.state in HOLDS_ACCESS)
+    # FAILED hosts may have failed after they were authorized: revoke them too.
+    holding = sorted(h for h, e in journal.current().items()
+                     if e.state in HOLDS_ACCESS or e.state is HostState.FAILED)
     if holding:
         from .access import revoke  # access is always revoked before a host is destroyed
 

@@ -1,0 +1,1 @@
+"""The storefront: the application a burst deploys (source, release builder)."""
