@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "hybridburst.commands.validate",
     "hybridburst.commands.access",
     "hybridburst.commands.baseline",
+    "hybridburst.commands.app",
     "hybridburst.commands.lifecycle",
     "hybridburst.costs.commands",
 ]

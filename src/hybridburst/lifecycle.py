@@ -69,10 +69,10 @@ def _slots_to_launch(plan: Plan, journal: Journal) -> Plan:
                                  if h.name not in current or current[h.name].state not in GONE))
 
 
-def _short_pools(burst: Burst) -> list[str]:
+def _short_pools(burst: Burst, healthy: set[HostState] | None = None) -> list[str]:
     """Pools below their minimum healthy share of the planned count."""
     current = burst.journal.current()
-    healthy = {S.VALIDATED, *HOLDS_ACCESS, S.BASELINED, S.READY}
+    healthy = healthy or {S.VALIDATED, *HOLDS_ACCESS, S.BASELINED, S.READY}
     short = []
     for pool in burst.plan.spec.pools:
         names = [h.name for h in burst.plan.hosts if h.pool == pool.name]
@@ -145,7 +145,7 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
         burst.retire(sorted(failed), "baseline failed")
     if "deploy" not in skip:
         _deploy(burst)
-    short = _short_pools(burst)
+    short = _short_pools(burst, {S.READY} if "deploy" not in skip else None)
     summary(burst.event_dir, console, reporter)
     reporter.emit("up_finished", event=plan.event, short=short)
     return 1 if short else 0
@@ -155,15 +155,18 @@ def _deploy(burst: Burst) -> None:
     targets = burst.hosts_in(S.BASELINED)
     if not targets:
         return
-    try:
-        from .commands import app  # the storefront's deploy, when present
-    except ImportError:
-        return
+    from .commands import app
+
     with burst.reporter.step("deploy", len(targets)) as rep:
-        failed = app.deploy(burst.event_dir, burst.console, targets)
+        run = app.deploy(burst.event_dir, burst.console)
+        failed = {**run.failed, **run.unreachable}
         for host in targets:
             state = burst.journal.state_of(host)
             rep.advance(host, state.value if state else "?", failed.get(host, ""))
+    # A host whose release failed its health check was rolled back and failed; hosts the
+    # stopped rollout never reached stay baselined (a rerun of `up` tries them again).
+    for host in sorted(set(failed) & set(targets)):
+        burst.journal.record(host, S.FAILED, f"deploy: {failed[host]}")
     burst.retire(sorted(set(failed) & set(targets)), "deploy failed")
 
 
@@ -184,8 +187,9 @@ def down(event: str, console: Console, reporter: Reporter) -> int:
             try:
                 from .commands import app
 
-                failed = app.drain(event_dir, console, ready)
-            except (ImportError, HybridburstError) as exc:
+                run = app.drain(event_dir, console, ready)
+                failed = {**run.failed, **run.unreachable}
+            except HybridburstError as exc:
                 failed = dict.fromkeys(ready, str(exc))
             for host in ready:
                 rep.advance(host, "drained" if host not in failed else "drain failed",

@@ -74,6 +74,9 @@ class PrivateSide:
             if (info and info["State"]["Running"]
                     and info["Config"]["Labels"].get("hybridburst.config") == config):
                 continue
+            if info and info["State"]["Running"]:
+                self.log(f"{name}: its configuration changed; restarting it (a restarted gateway "
+                         "starts with an empty allow set: `up` authorizes the live hosts again)")
             self.log(f"starting private-side host {name} ({address})")
             self._start(name, address, tag, config, pub)
         return tag
