@@ -35,10 +35,28 @@ for h in m["hosts"]:
     print(f"  {h['name']:<22} {h['address']:<14} private service: {proc.stdout.strip() or proc.stderr.strip()}")
 PY
 
-if [ -f scripts/demo-traffic.sh ]; then
-  say "traffic through the load balancer"
-  bash scripts/demo-traffic.sh "$EVENT"
-fi
+say "traffic: 200 product requests through the load balancer (10.200.0.10), who answered"
+python3 - <<'PY'
+import collections, http.client, json
+seen, failed = collections.Counter(), 0
+for i in range(200):
+    try:
+        conn = http.client.HTTPConnection("10.200.0.10", 80, timeout=5)
+        conn.request("GET", f"/products/{i % 50 + 1}")
+        resp = conn.getresponse()
+        body = json.loads(resp.read() or b"{}")
+        if resp.status == 200:
+            seen[(body.get("host"), body.get("release"))] += 1
+        else:
+            failed += 1
+    except OSError:
+        failed += 1
+    finally:
+        conn.close()
+for (host, release), n in sorted(seen.items()):
+    print(f"  {host:<22} release {release:<8} {n:>4} answers")
+print(f"  failed requests: {failed}")
+PY
 
 say "down: drain, revoke, destroy, settle"
 hybridburst down "$EVENT"

@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from costs_helpers import write_spec
 
 from hybridburst import spec as spec_mod
 from hybridburst.costs import (
@@ -19,6 +18,7 @@ from hybridburst.costs import (
     prices,
 )
 from hybridburst.plan import Plan, make_plan
+from tests.costs.costs_helpers import write_spec
 
 AWS_SPEC = """
 event: d11

@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from costs_helpers import at
 
 from hybridburst.costs.money import (
     BillingRule,
@@ -18,6 +17,7 @@ from hybridburst.costs.money import (
     round_money,
     to_decimal,
 )
+from tests.costs.costs_helpers import at
 
 T0 = at("2026-11-11T00:00:00")
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from costs_helpers import at
 from moto import mock_aws
 from rich.console import Console
 
@@ -19,6 +18,7 @@ from hybridburst.errors import HybridburstError
 from hybridburst.journal import Journal
 from hybridburst.states import HostState
 from hybridburst.workspace import EventDir
+from tests.costs.costs_helpers import at
 
 REGION = "us-east-1"
 NOW = at("2026-11-13T00:00:00")

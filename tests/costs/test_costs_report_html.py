@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from costs_helpers import at, read_png, write_spec
 
 from hybridburst import spec as spec_mod
 from hybridburst.costs import estimate, load_catalog, report, settle
@@ -21,6 +20,7 @@ from hybridburst.costs.settlement import Settlement
 from hybridburst.journal import Entry
 from hybridburst.plan import make_plan
 from hybridburst.states import HostState as S
+from tests.costs.costs_helpers import at, read_png, write_spec
 
 T0 = at("2026-11-11T08:00:00")
 WIDTH, HEIGHT = 960, 900

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from costs_helpers import at, write_spec
 from rich.console import Console
 
 from hybridburst.costs import commands, load_catalog, report, settle, settle_event
@@ -21,6 +20,7 @@ from hybridburst.errors import InputError
 from hybridburst.journal import Journal
 from hybridburst.states import HostState as S
 from hybridburst.workspace import EventDir
+from tests.costs.costs_helpers import at, write_spec
 
 SPEC = """
 event: d11

@@ -7,10 +7,9 @@ import ipaddress
 from collections import Counter
 from typing import Any
 
-from conftest import run
-
 from hybridburst import manifest
 from hybridburst.infra import fleet, policy, tags, userdata
+from tests.pulumi.conftest import run
 
 # How the engine marks a secret value (pulumi.runtime.rpc).
 SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"

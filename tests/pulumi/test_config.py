@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import run
 
 from hybridburst.errors import HybridburstError
 from hybridburst.infra.common import StackConfigError
+from tests.pulumi.conftest import run
 
 
 def test_vpc_overlapping_the_private_side_is_refused(aws_config: dict[str, Any]) -> None:

@@ -6,14 +6,13 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from conftest import run
-
 from hybridburst import manifest
 from hybridburst.infra import fleet, mocking, policy, tags
 from hybridburst.infra.aws_burst import AwsBurst
 from hybridburst.infra.common import BurstIdentity
 from hybridburst.infra.config import aws_burst_args
 from hybridburst.infra.private_peering import PrivatePeering, PrivatePeeringArgs, ServiceRule
+from tests.pulumi.conftest import run
 
 EXPECTED = {tags.EVENT: "double11", tags.TEAM: "storefront",
             tags.BURST_EXPIRY: "2025-11-14T06:00:00Z"}

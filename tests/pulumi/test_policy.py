@@ -9,9 +9,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_openstack as openstack
 import pytest
-from conftest import run
 
 from hybridburst.infra import mocking, policy, tags
+from tests.pulumi.conftest import run
 
 GOOD_TAGS = tags.burst_tags("double11", "storefront", "2025-11-14T06:00:00Z")
 PRIVATE = ["10.0.0.0/12"]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AWS, OPENSTACK, PEERING, STACKS, FakePulumi
 
 from hybridburst import manifest
 from hybridburst.errors import HybridburstError
@@ -21,6 +20,7 @@ from hybridburst.providers.openstack import OpenStackProvider
 from hybridburst.spec import EventSpec, Pool
 from hybridburst.states import HostState
 from hybridburst.workspace import EventDir
+from tests.pulumi.conftest import AWS, OPENSTACK, PEERING, STACKS, FakePulumi
 
 SITE_KEYS = ("vpcCidr", "privateCidrs", "availabilityZones", "imageId",
              "customerGatewayAddress", "gatewayPrivateAddress", "loadBalancerCidrs")
