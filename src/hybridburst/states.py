@@ -24,8 +24,10 @@ S = HostState
 # Allowed transitions. FAILED is reachable from every state; DESTROYED ends everything.
 TRANSITIONS: dict[HostState, frozenset[HostState]] = {
     S.REQUESTED: frozenset({S.LAUNCHED, S.DESTROYED, S.REQUESTED}),
-    S.LAUNCHED: frozenset({S.VALIDATED, S.QUARANTINED, S.DESTROYED, S.LAUNCHED}),
-    S.VALIDATED: frozenset({S.AUTHORIZED, S.QUARANTINED, S.VALIDATED, S.DESTROYED}),
+    # REVOKED from launched/validated: a crash between the gateway's change and the journal's
+    # record leaves an address allowed that the journal does not know of; `down` revokes all.
+    S.LAUNCHED: frozenset({S.VALIDATED, S.QUARANTINED, S.DESTROYED, S.LAUNCHED, S.REVOKED}),
+    S.VALIDATED: frozenset({S.AUTHORIZED, S.QUARANTINED, S.VALIDATED, S.DESTROYED, S.REVOKED}),
     S.QUARANTINED: frozenset({S.REVOKED, S.DESTROYED, S.QUARANTINED, S.VALIDATED}),
     S.AUTHORIZED: frozenset({S.BASELINED, S.DRAINING, S.REVOKED, S.AUTHORIZED}),
     S.BASELINED: frozenset({S.READY, S.DRAINING, S.REVOKED, S.BASELINED}),

@@ -4,10 +4,12 @@ in the journal or the runner artifacts."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -99,8 +101,18 @@ def test_down_gives_everything_back_and_settles(demo: str) -> None:
     assert set(states(demo).values()) == {"destroyed"}
     settlement = json.loads((state_dir() / "events" / demo / "settlement.json").read_text())
     assert settlement["event"] == demo
-    text = json.dumps(settlement)
-    assert "local.medium" in text and "local.small" in text
+    # The bill follows the real timestamps of the hosts: launch to destroy, per second,
+    # at least 60 s, the quarantined host included until it was destroyed.
+    entries = [json.loads(line) for line in
+               (state_dir() / "events" / demo / "journal.jsonl").read_text().splitlines()]
+    billed = {h["host"]: h for h in settlement["hosts"]}
+    assert set(billed) == {e["host"] for e in entries}
+    for host, record in billed.items():
+        launched = next(e["time"] for e in entries if e["host"] == host and e["state"] == "launched")
+        destroyed = [e["time"] for e in entries if e["host"] == host and e["state"] == "destroyed"][-1]
+        seconds = (datetime.fromisoformat(destroyed) - datetime.fromisoformat(launched)).total_seconds()
+        assert record["billed_seconds"] == max(60, math.ceil(seconds)), (host, record, seconds)
+    assert billed["life-web-03"]["quarantined"] is True
 
 
 def _up_until(spec: Path, marker: str, timeout: float = 300) -> None:

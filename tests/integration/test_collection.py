@@ -54,7 +54,7 @@ def test_build_holds_the_content_and_leaves_out_the_project(collection: Collecti
         assert required in names, required
     tops = {n.split("/", 1)[0] for n in names}
     assert not tops & LEFT_OUT, tops & LEFT_OUT
-    assert tops <= {"MANIFEST.json", "FILES.json", "README.md", "meta", "plugins", "roles",
+    assert tops <= {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "meta", "plugins", "roles",
                     "playbooks", "docs"}, tops
     stray = [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".retry", ".tar.gz"))
              or "/.cache/" in n or n.startswith("docs/_build")]

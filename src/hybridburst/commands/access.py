@@ -71,8 +71,8 @@ def revoke(event_dir: EventDir, console: Console, hosts: list[str] | None = None
             f"revocation failed on the gateway: access may still be open; see {run.private_data_dir}")
     for host in targets:
         entry = current.get(host)
-        if entry and entry.state in (*HOLDS_ACCESS, HostState.VALIDATED, HostState.QUARANTINED,
-                                     HostState.FAILED):
+        if entry and entry.state in (*HOLDS_ACCESS, HostState.LAUNCHED, HostState.VALIDATED,
+                                     HostState.QUARANTINED, HostState.FAILED):
             journal.record(host, HostState.REVOKED, "out of the gateway's allow set")
     return run
 
