@@ -12,8 +12,18 @@ MOUNT = Path("/var/lib/lxcfs")
 PROC_FILES = ("meminfo", "cpuinfo", "stat", "uptime", "swaps", "loadavg", "diskstats")
 
 
-def _mounted() -> bool:
-    return subprocess.run(["mountpoint", "-q", str(MOUNT)], check=False).returncode == 0
+def _mounted(mountinfo: Path = Path("/proc/self/mountinfo")) -> bool:
+    """True if anything is mounted on MOUNT, including a dead FUSE mount.
+
+    `mountpoint` stats the path, which fails with ENOTCONN once lxcfs died, so the
+    kernel's mount table is read instead.
+    """
+    target = str(MOUNT)
+    for line in mountinfo.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == target:
+            return True
+    return False
 
 
 def _healthy() -> bool:
@@ -27,8 +37,9 @@ def ensure() -> None:
     """Start lxcfs unless it already serves; clears a stale mount left by a dead lxcfs."""
     if _healthy():
         return
-    if _mounted():
-        subprocess.run(["umount", "-l", str(MOUNT)], check=False)
+    while _mounted():  # stale (possibly stacked) mounts of a dead lxcfs
+        if subprocess.run(["umount", "-l", str(MOUNT)], check=False).returncode != 0:
+            raise HybridburstError(f"cannot unmount the stale lxcfs mount on {MOUNT}")
     MOUNT.mkdir(parents=True, exist_ok=True)
     log = open("/var/log/hybridburst-lxcfs.log", "ab")  # noqa: SIM115 (kept by the daemon)
     subprocess.Popen(
