@@ -8,6 +8,7 @@ The machine is shared and noisy: compare figures of one run (ratios), not across
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -20,17 +21,38 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PHASES = ["provision", "validate", "authorize", "baseline", "deploy", "down"]
+PHASES = ["provision", "validate", "authorize", "baseline", "deploy", "down", "  destroy"]
 
 
 def hb(*args: str, env: dict[str, str] | None = None) -> float:
+    return hb_output(*args, env=env)[0]
+
+
+def hb_output(*args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run([str(BIN / "hybridburst"), *args], capture_output=True, text=True,
                           cwd=REPO, env={**os.environ, **(env or {})}, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"hybridburst {' '.join(args)}: {proc.returncode}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, proc.stdout
+
+
+def step_seconds(json_lines: str, step: str) -> float:
+    """Duration of one step of a `--json` run, from its step_started/step_finished events."""
+    times: dict[str, dt.datetime] = {}
+    for line in json_lines.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:  # the settlement table and other human lines
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("step") == step and doc.get("type") in ("step_started", "step_finished"):
+            times[doc["type"]] = dt.datetime.fromisoformat(doc["time"])
+    if len(times) != 2:
+        raise SystemExit(f"no complete {step!r} step in the --json output")
+    return (times["step_finished"] - times["step_started"]).total_seconds()
 
 
 def spec_file(folder: Path, event: str, count: int) -> Path:
@@ -72,7 +94,8 @@ def lifecycle(folder: Path, count: int, label: str, env: dict[str, str]) -> dict
         figures[phase] = hb(phase, event, env=env)
     ready = ready_hosts(event, env)
     low, high = baseline_tasks_per_host(event)
-    figures["down"] = hb("down", event, env=env)
+    figures["down"], out = hb_output("down", event, "--json", env=env)
+    figures["  destroy"] = step_seconds(out, "destroy")  # deprovision alone, inside `down`
     print(f"  {event}: {ready}/{count} hosts ready; baseline {low}-{high} tasks per host",
           flush=True)
     if ready != count:
@@ -123,7 +146,7 @@ def main() -> None:
     if stock:
         table("stock settings (bench/stock-ansible.cfg)", stock)
         print("\nstock / project, per phase and size (>1: the project's settings are faster)")
-        for phase in PHASES[1:-1]:
+        for phase in PHASES[1:6]:
             print(f"{phase:<11}" + "".join(
                 f"{stock[n][phase] / max(ours[n][phase], 1e-9):>14.2f}x" for n in sizes))
     print()
