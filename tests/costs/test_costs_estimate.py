@@ -185,3 +185,21 @@ def test_render_estimate_for_plan(tmp_path: Path) -> None:
     assert "13.82 USD" in text and "29.34 USD" in text and "0.192" in text
     assert "estimate: 29.34 USD for the 36 h window (0.82 USD per hour)" in text
     assert "published 2024-06-01T00:00:00Z" in text
+
+
+def test_price_sources_never_wrap(tmp_path: Path) -> None:
+    """A checkout under a long path must not split the source line (CI clones deep)."""
+    import io
+
+    from rich.console import Console
+
+    from hybridburst.costs.report import render_estimate
+
+    est = estimate(plan_of(tmp_path, AWS_SPEC))
+    out = io.StringIO()
+    render_estimate(est, Console(file=out, width=40))
+    lines = [ln for ln in out.getvalue().splitlines() if ln.startswith("Prices: ")]
+    assert len(lines) == len(est.sources) >= 1
+    for src, line in zip(est.sources, lines, strict=True):
+        assert line == f"Prices: {src.describe()}"
+        assert line.endswith(f"({src.path})")

@@ -156,7 +156,7 @@ def cmd_prices_show(args: argparse.Namespace, console: Console) -> int:
                       format_rate(price.hourly, price.currency), price.source)
     console.print(table)
     for src in cat.sources:
-        console.print(f"source: {src.describe()}")
+        console.print(f"source: {src.describe()}", soft_wrap=True)
     for provider, rule in sorted(cat.billing.items()):
         console.print(f"billing {provider}: per {rule.increment_seconds} s, "
                       f"minimum {rule.minimum_seconds} s per launch..destroy interval")

@@ -77,7 +77,7 @@ class PriceSource:
 
     def describe(self) -> str:
         when = f", published {self.published}" if self.published else ""
-        return f"{self.name} ({self.path}{when})"
+        return f"{self.name}{when} ({self.path})"
 
 
 @dataclass

@@ -171,7 +171,7 @@ def render_table(s: Settlement, console: Console) -> None:
     console.print(Group(*(_group_table(s, g) for g in GROUP_TITLES)))
     console.print(Text(f"Money: {ROUNDING}.", style="dim"))
     for src in s.sources:
-        console.print(Text(f"Prices: {src.describe()}", style="dim"))
+        console.print(Text(f"Prices: {src.describe()}", style="dim"), soft_wrap=True)
 
 
 def _notes(s: Settlement) -> list[str]:
@@ -204,7 +204,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
     console.print(table)
     console.print(est.summary())
     for src in est.sources:
-        console.print(Text(f"Prices: {src.describe()}", style="dim"))
+        console.print(Text(f"Prices: {src.describe()}", style="dim"), soft_wrap=True)
 
 
 # ---------------------------------------------------------------- HTML
