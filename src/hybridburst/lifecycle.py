@@ -224,7 +224,8 @@ def settle(event: str, event_dir: EventDir, console: Console, reporter: Reporter
         reporter.emit("settlement", report=str(event_dir.root / "settlement.json"))
     else:
         render_table(settlement, console)
-        console.print(f"settlement reports: {event_dir.root}/settlement.{{json,csv,html}}")
+        console.print(f"settlement reports: {event_dir.root}/settlement.{{json,csv,html}}",
+                      soft_wrap=True)
 
 
 def summary(event_dir: EventDir, console: Console, reporter: Reporter) -> None:

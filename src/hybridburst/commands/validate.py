@@ -111,7 +111,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         style = "green" if r["verdict"] == "validated" else "red"
         table.add_row(r["host"], f"[{style}]{r['verdict']}[/]", "; ".join(r["reasons"]))
     console.print(table)
-    console.print(f"report: {event_dir.root / 'validation' / 'validation.json'}")
+    console.print(f"report: {event_dir.root / 'validation' / 'validation.json'}", soft_wrap=True)
     short = healthy_enough(report, pools, min_healthy_shares(event_dir))
     for line in short:
         console.print(f"[red]{line}[/]")

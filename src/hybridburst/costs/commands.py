@@ -166,5 +166,5 @@ def cmd_prices_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_prices_refresh(args: argparse.Namespace, console: Console) -> int:
     written = refresh(args.files, args.dir, args.region)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", soft_wrap=True)
     return 0
