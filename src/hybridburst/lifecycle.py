@@ -94,7 +94,13 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
     event_dir = EventDir.of(event_spec.event)
     fleet.save_event_meta(event_dir, event_spec)
     journal = Journal(event_dir.journal)
-    provider = providers.get(event_spec.provider, event_spec.private_inventory, log=reporter.say)
+    provider = providers.get(event_spec.provider, event_spec.private_inventory, log=reporter.say,
+                             emulated=event_spec.emulated, region=event_spec.region,
+                             faults=event_spec.faults)
+    if event_spec.emulated:
+        reporter.say(f"[bold yellow]EMULATED {event_spec.provider}[/]: the real stack programs run "
+                     "under Pulumi's mocks through the Automation API seam; every instance is a "
+                     "local-cloud host. No cloud API is called.")
     burst = Burst(plan, event_dir, journal, provider, reporter, console)
     reporter.emit("up_started", event=plan.event, hosts=len(plan.hosts), estimate=str(est.total))
 

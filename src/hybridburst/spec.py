@@ -28,6 +28,8 @@ SCHEMA: dict[str, Any] = {
         "team": {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,31}$"},
         "provider": {"enum": list(PROVIDERS)},
         "region": {"type": "string", "minLength": 1},
+        # aws/openstack only: run the real stack programs on the emulated cloud (local hosts).
+        "emulated": {"type": "boolean"},
         "window": {
             "type": "object",
             "additionalProperties": False,
@@ -116,6 +118,7 @@ class EventSpec:
     currency: str = "USD"
     private_inventory: Path | None = None
     faults: tuple[Fault, ...] = field(default_factory=tuple)
+    emulated: bool = False
 
     def host_names(self) -> list[str]:
         return [host_name(self.event, p.name, i) for p in self.pools for i in range(1, p.count + 1)]
@@ -213,8 +216,9 @@ def parse(doc: yamlsrc.SourcedDocument) -> EventSpec:
     faults: list[Fault] = []
     names = {host_name(data["event"], p.name, i) for p in pools for i in range(1, p.count + 1)}
     for i, raw in enumerate(data.get("faults", [])):
-        if provider != "local":
-            problems.append(doc.error(("faults", i), "faults can only be injected by the local provider"))
+        if provider != "local" and not data.get("emulated"):
+            problems.append(doc.error(("faults", i), "faults can only be injected by the local "
+                                      "provider or on the emulated cloud (emulated: true)"))
         if raw["host"] not in names:
             problems.append(
                 doc.error(("faults", i, "host"), f"fault for {raw['host']!r}: no such host in the plan")
@@ -224,6 +228,13 @@ def parse(doc: yamlsrc.SourcedDocument) -> EventSpec:
     for i, f in enumerate(faults):
         if fault_hosts.index(f.host) != i:
             problems.append(doc.error(("faults", i, "host"), f"second fault entry for {f.host!r}"))
+
+    if data.get("emulated") and provider == "local":
+        problems.append(doc.error(("emulated",), "emulated: only the aws and openstack providers "
+                                  "are emulated (the local provider is the local cloud itself)"))
+    if data.get("emulated") and "private_inventory" not in data:
+        problems.append(doc.error(("emulated",), "emulated: needs private_inventory (the local "
+                                  "private cloud the emulated hosts join, e.g. ../inventory/local)"))
 
     private_inventory = None
     if "private_inventory" in data:
@@ -249,6 +260,7 @@ def parse(doc: yamlsrc.SourcedDocument) -> EventSpec:
         currency=budget.get("currency", "USD"),
         private_inventory=private_inventory,
         faults=tuple(faults),
+        emulated=bool(data.get("emulated", False)),
     )
 
 

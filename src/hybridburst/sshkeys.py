@@ -25,7 +25,13 @@ def ensure_keypair(private_key: Path, comment: str) -> Path:
 
 def record_host_key(known_hosts: Path, names: list[str], public_key: str) -> None:
     """Replace the entries of ``names`` in ``known_hosts`` with ``public_key``."""
-    kind, key = public_key.split()[:2]
+    record_host_keys(known_hosts, names, [public_key])
+
+
+def record_host_keys(known_hosts: Path, names: list[str], public_keys: list[str]) -> None:
+    """Replace the entries of ``names`` in ``known_hosts`` with ``public_keys`` (one line
+    per key type: ed25519, ecdsa ...)."""
+    pairs = [tuple(k.split()[:2]) for k in public_keys]
     known_hosts.parent.mkdir(parents=True, exist_ok=True)
     with open(known_hosts, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -34,11 +40,22 @@ def record_host_key(known_hosts: Path, names: list[str], public_key: str) -> Non
             line for line in handle.read().splitlines()
             if line and not set(line.split()[0].split(",")) & set(names)
         ]
-        kept.append(f"{','.join(names)} {kind} {key}")
+        kept.extend(f"{','.join(names)} {kind} {key}" for kind, key in pairs)
         handle.seek(0)
         handle.truncate()
         handle.write("\n".join(kept) + "\n")
     os.chmod(known_hosts, 0o644)
+
+
+def known_names(known_hosts: Path) -> set[str]:
+    """Every host name and address that has an entry in ``known_hosts``."""
+    if not known_hosts.exists():
+        return set()
+    names: set[str] = set()
+    for line in known_hosts.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            names.update(line.split()[0].split(","))
+    return names
 
 
 def forget_hosts(known_hosts: Path, names: set[str]) -> None:

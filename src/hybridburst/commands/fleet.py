@@ -41,6 +41,8 @@ def save_event_meta(event_dir: EventDir, event_spec: spec.EventSpec) -> None:
         "event": event_spec.event,
         "team": event_spec.team,
         "provider": event_spec.provider,
+        "emulated": event_spec.emulated,
+        "region": event_spec.region,
         "spec": str(Path(event_spec.source).resolve()),
         "private_inventory": str(event_spec.private_inventory)
         if event_spec.private_inventory else None,
@@ -75,7 +77,8 @@ def load_event_meta(event_dir: EventDir) -> dict[str, Any]:
 def provider_for(meta: dict[str, Any], console: Console,
                  log: Callable[[str], None] | None = None) -> providers.Provider:
     inventory = Path(meta["private_inventory"]) if meta.get("private_inventory") else None
-    return providers.get(meta["provider"], inventory, log=log or (lambda m: console.print(m)))
+    return providers.get(meta["provider"], inventory, log=log or (lambda m: console.print(m)),
+                         emulated=bool(meta.get("emulated")), region=meta.get("region"))
 
 
 def cmd_provision(args: argparse.Namespace, console: Console) -> int:
@@ -83,7 +86,8 @@ def cmd_provision(args: argparse.Namespace, console: Console) -> int:
     plan = make_plan(event_spec)
     event_dir = EventDir.of(event_spec.event)
     provider = providers.get(event_spec.provider, event_spec.private_inventory,
-                             log=lambda m: console.print(m))
+                             log=lambda m: console.print(m), emulated=event_spec.emulated,
+                             region=event_spec.region, faults=event_spec.faults)
     save_event_meta(event_dir, event_spec)
     data = provider.provision(plan, event_dir, Journal(event_dir.journal))
     write_inventory_config(event_dir)

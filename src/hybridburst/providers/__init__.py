@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import HybridburstError
+from ..spec import Fault
 from .base import Provider
 
 REPO_INVENTORY = Path(__file__).resolve().parents[3] / "inventory" / "local"
 
 
-def get(name: str, private_inventory: Path | None, log: Callable[[str], None] = print) -> Provider:
+def get(name: str, private_inventory: Path | None, log: Callable[[str], None] = print, *,
+        emulated: bool = False, region: str | None = None,
+        faults: Iterable[Fault] = ()) -> Provider:
+    if emulated:
+        from .emulated import emulated_provider
+
+        if name not in ("aws", "openstack"):
+            raise HybridburstError(f"provider {name!r} has no emulation (aws and openstack do)")
+        return emulated_provider(name, private_inventory or REPO_INVENTORY, region=region,
+                                 faults=faults, log=log)
     if name == "local":
         from .local import LocalProvider
 

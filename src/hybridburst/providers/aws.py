@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..plan import Plan
+from .consoles import AwsConsoles, Consoles
 from .pulumi_driver import ConfigInput
 from .pulumi_provider import PulumiProvider
 
@@ -16,12 +17,16 @@ class AwsProvider(PulumiProvider):
     name = "aws"
     burst_stack = "aws_burst"
 
-    def burst_config(self, plan: Plan, public_key: str, at: dt.datetime) -> dict[str, ConfigInput]:
-        values = super().burst_config(plan, public_key, at)
+    def burst_config(self, plan: Plan, public_key: str, at: dt.datetime,
+                     current: Mapping[str, str] | None = None) -> dict[str, ConfigInput]:
+        values = super().burst_config(plan, public_key, at, current)
         if plan.spec.region:
             values["aws:region"] = plan.spec.region
             values["region"] = plan.spec.region
         return values
+
+    def consoles(self, plan_region: str | None) -> Consoles:
+        return AwsConsoles(plan_region or self.env_vars.get("AWS_REGION"))
 
     @staticmethod
     def peer_addresses(outputs: Mapping[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ network (access is revoked before destroy); otherwise peering stack, then burst 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import string
 import subprocess
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import manifest
+from .. import manifest, sshkeys
 from ..errors import HybridburstError
 from ..infra import fleet
 from ..infra.programs import PROJECTS
@@ -28,12 +29,15 @@ from ..journal import Journal, now
 from ..plan import Plan
 from ..states import HOLDS_ACCESS, HostState
 from ..workspace import EventDir
+from .consoles import Consoles, harvest_host_keys
 from .pulumi_driver import CommandFactory, ConfigInput, StackDriver, default_command, stacks_dir
 
 #: How long after the event window the reaper leaves the capacity alone.
 EXPIRY_GRACE = dt.timedelta(hours=12)
 #: Without a window in the spec: how long the capacity may live.
 DEFAULT_LIFETIME = dt.timedelta(hours=72)
+#: How long a new instance may take to print its host keys on the console (boot, cloud-init).
+HOST_KEY_TIMEOUT = 600.0
 
 _PSK_FIRST = string.ascii_letters
 _PSK_REST = string.ascii_letters + string.digits + "._"
@@ -70,6 +74,22 @@ def ensure_fleet_key(event: str, event_dir: EventDir) -> str:
     return public.read_text().strip()
 
 
+def config_list(config: Mapping[str, Any], key: str) -> list[str]:
+    """A list config value as the CLI returns it: one JSON value under ``key`` (set with
+    ``--path``, shown whole), or flattened ``key[0]``, ``key[1]`` entries."""
+    out: list[str] = []
+    if key in config:
+        try:
+            value = json.loads(config[key].value)
+        except (TypeError, ValueError):
+            value = None
+        if isinstance(value, list):
+            out += [str(v) for v in value]
+    flat = sorted((k for k in config if k.startswith(key + "[")),
+                  key=lambda k: int(k[len(key) + 1:-1]) if k[len(key) + 1:-1].isdigit() else 0)
+    return out + [str(config[k].value) for k in flat]
+
+
 def burst_expiry(plan: Plan, at: dt.datetime) -> str:
     end = plan.spec.window_end
     return format_expiry(end + EXPIRY_GRACE if end else at + DEFAULT_LIFETIME)
@@ -92,6 +112,12 @@ class PulumiProvider:
         peering: bool = True,
         env_vars: Mapping[str, str] | None = None,
         clock: Callable[[], dt.datetime] = now,
+        consoles: Consoles | None = None,
+        host_key_timeout: float = HOST_KEY_TIMEOUT,
+        host_key_interval: float = 10.0,
+        private_ssh: Mapping[str, str] | None = None,
+        label: str = "",
+        log: Callable[[str], None] = print,
     ) -> None:
         self._command_factory = command_factory or (lambda: default_command(self.name))
         self._stacks_root = stacks_root
@@ -100,6 +126,20 @@ class PulumiProvider:
         self.peering = peering
         self.env_vars = dict(env_vars or {})
         self.clock = clock
+        self._consoles = consoles
+        self.host_key_timeout = host_key_timeout
+        self.host_key_interval = host_key_interval
+        self.private_ssh = dict(private_ssh) if private_ssh else None
+        #: Printed before every line this provider says ("EMULATED aws" on the emulated cloud).
+        self.label = label or self.name
+        self.log = log
+
+    def consoles(self, plan_region: str | None) -> Consoles:
+        """Where host keys are read: the cloud's console API (see :mod:`.consoles`)."""
+        raise NotImplementedError
+
+    def say(self, message: str) -> None:
+        self.log(f"{self.label}: {message}")
 
     # Stacks.
     def _driver(self, stack_dir: str, stack_name: str) -> StackDriver:
@@ -108,13 +148,19 @@ class PulumiProvider:
         return StackDriver(root / stack_dir, PROJECTS[stack_dir], stack_name, command,
                            self.env_vars)
 
-    def burst_config(self, plan: Plan, public_key: str, at: dt.datetime) -> dict[str, ConfigInput]:
-        """The keys the plan decides; the rest is the stack's own (site) configuration."""
+    def burst_config(self, plan: Plan, public_key: str, at: dt.datetime,
+                     current: Mapping[str, str] | None = None) -> dict[str, ConfigInput]:
+        """The keys the plan decides; the rest is the stack's own (site) configuration.
+
+        The burst expiry is decided once per event and kept in the stack's configuration
+        (``current``): with no window end in the spec it would otherwise move on every `up`,
+        change the launch template and replace every instance."""
         spec = plan.spec
+        kept = (current or {}).get("burstExpiry")
         return {
             "event": spec.event,
             "team": spec.team,
-            "burstExpiry": burst_expiry(plan, at),
+            "burstExpiry": kept if kept and not spec.window_end else burst_expiry(plan, at),
             "pools": [
                 f"{p.name}:{p.count}:{p.instance_type}" + (f":{p.release}" if p.release else "")
                 for p in spec.pools
@@ -149,15 +195,18 @@ class PulumiProvider:
         public_key = ensure_fleet_key(spec.event, event_dir)
         burst = self._driver(self.burst_stack, spec.event)
         burst.open()
-        values = {**self.site_config, **self.burst_config(plan, public_key, at)}
+        existing = burst.config()
+        prefix = f"{burst.project}:"
+        current = {name.removeprefix(prefix): value.value for name, value in existing.items()
+                   if name.startswith(prefix)}
+        values = {**self.site_config, **self.burst_config(plan, public_key, at, current)}
         secret_keys = ["vpnPsk"]
         psk = values.get("vpnPsk")
         if psk is None:
-            existing = burst.config().get(burst.key("vpnPsk"))
-            if existing is None:
+            if "vpnPsk" not in current:
                 values["vpnPsk"] = psk = new_psk()
             else:
-                psk = existing.value
+                psk = current["vpnPsk"]
         burst.set_config(values, secrets=secret_keys)
 
         journal.record_many(
@@ -203,8 +252,10 @@ class PulumiProvider:
         for entry in journal.entries():
             if entry.state is HostState.LAUNCHED:
                 launched[entry.host] = entry.time
+        kept = [name for name, _ in planned.items()
+                if journal.state_of(name) is not HostState.DESTROYED]
         doc = fleet.build_manifest(
-            {**outputs, "hosts": [by_name[name] for name in planned]},
+            {**outputs, "hosts": [by_name[name] for name in kept]},
             private_key_file=str(event_dir.private_key),
             known_hosts_file=str(event_dir.known_hosts),
             written_at=self.clock(),
@@ -212,8 +263,70 @@ class PulumiProvider:
             private_inventory=str(spec.private_inventory) if spec.private_inventory else None,
             source=f"{burst.where} outputs",
         )
+        if self.private_ssh:
+            doc["private_ssh"] = dict(self.private_ssh)
+            doc = manifest.check(doc, f"{burst.where} outputs")
         manifest.write(event_dir.manifest, doc)
+        self.learn_host_keys(doc, event_dir, journal, spec.region)
         return doc
+
+    # Host keys from the console, never trusted on first use.
+    def learn_host_keys(self, doc: Mapping[str, Any], event_dir: EventDir, journal: Journal,
+                        region: str | None) -> None:
+        """Known_hosts entries for launched hosts that have none, read from each instance's
+        console; a host whose keys never appear is quarantined with that reason."""
+        known = sshkeys.known_names(event_dir.known_hosts)
+        todo = [h for h in doc["hosts"] if h["name"] not in known
+                and journal.state_of(h["name"]) is HostState.LAUNCHED]
+        if not todo:
+            return
+        consoles = self._consoles or self.consoles(region)
+        self.say(f"reading the SSH host keys of {len(todo)} host(s) from the "
+                 f"{consoles.label} (at most {self.host_key_timeout:.0f}s)")
+        harvest = harvest_host_keys(todo, consoles, timeout=self.host_key_timeout,
+                                    interval=self.host_key_interval)
+        for host in todo:
+            name = host["name"]
+            if name in harvest.keys:
+                sshkeys.record_host_keys(event_dir.known_hosts, [name, host["address"]],
+                                         harvest.keys[name])
+            else:
+                journal.record(name, HostState.QUARANTINED, harvest.missing[name])
+                self.say(f"{name} quarantined: {harvest.missing[name]}")
+
+    # Single hosts (quarantined, failed) go at once, through the stack.
+    def destroy_hosts(self, event: str, event_dir: EventDir, journal: Journal,
+                      names: set[str]) -> list[str]:
+        """Leave ``names`` out of the burst stack (``excludedHosts``) and run `up`: the engine
+        deletes exactly those instances, the others keep their ids and addresses."""
+        current = journal.current()
+        holding = sorted(h for h in names if h in current and current[h].state in HOLDS_ACCESS)
+        if holding:
+            raise HybridburstError(
+                f"{event}: access is revoked before destroy; {', '.join(holding)} may still "
+                "hold access to the private network")
+        burst = self._driver(self.burst_stack, event)
+        if burst.open(create=False) is None:
+            return []
+        excluded = set(config_list(burst.config(), burst.key("excludedHosts")))
+        wanted = sorted(excluded | set(names))
+        self.say(f"destroying {', '.join(sorted(names))} through the stack "
+                 f"(excludedHosts: {len(wanted)} host(s)), the others untouched")
+        burst.set_config({"excludedHosts": wanted})
+        burst.up(**self._output_kwargs())
+        for host in sorted(names):
+            if journal.state_of(host) not in (None, HostState.DESTROYED):
+                journal.record(host, HostState.DESTROYED,
+                               f"{self.name}: left out of the stack (excludedHosts), pulumi up")
+        sshkeys.forget_hosts(event_dir.known_hosts, set(names))
+        if event_dir.manifest.exists():
+            data = manifest.read(event_dir.manifest)
+            data["hosts"] = [h for h in data["hosts"] if h["name"] not in names]
+            manifest.write(event_dir.manifest, data)
+        return sorted(names)
+
+    def _output_kwargs(self) -> dict[str, Any]:
+        return {}
 
     def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
         current = journal.current()

@@ -59,7 +59,13 @@ class LocalProvider:
             info = inspect("container", c["Id"]) or {}
             nets = info.get("NetworkSettings", {}).get("Networks", {})
             used.update(n.get("IPAddress") for n in nets.values() if n.get("IPAddress"))
-        for path in (self.state / "events").glob("*/manifest.json"):
+        return used | self.manifest_addresses(self.state)
+
+    @staticmethod
+    def manifest_addresses(state: Path) -> set[str]:
+        """Addresses the manifests under ``state`` hold (events of any provider)."""
+        used: set[str] = set()
+        for path in (state / "events").glob("*/manifest.json"):
             try:
                 used.update(h["address"] for h in manifest_mod.read(path)["hosts"])
             except HybridburstError:
