@@ -10,13 +10,18 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 SCENARIOS := $(notdir $(wildcard molecule/*))
 
-.PHONY: setup demo test lint unit e2e molecule bench clean
+.PHONY: setup demo demo-aws test lint unit e2e molecule bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
 	@bash scripts/demo.sh
+
+# The Double-11 story on the emulated AWS path: the real aws_burst and private_peering programs
+# through the Automation API seam under Pulumi's mocks, every instance a local-cloud host.
+demo-aws: setup
+	@SPEC=examples/double11-aws-emulated.yml EVENT=d11aws bash scripts/demo.sh
 
 lint: setup
 	$(BIN)/ruff check src tests plugins pulumi_stacks bench

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The main job on the local cloud: burst the Double-11 example, show the fleet, send traffic
-# through the load balancer, give everything back, show the cost.
+# through the load balancer, give everything back, show the cost. With
+# SPEC=examples/double11-aws-emulated.yml EVENT=d11aws (make demo-aws) the same story runs on
+# the emulated AWS path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
 export HYBRIDBURST_STATE_DIR=${HYBRIDBURST_STATE_DIR:-$PWD/.hybridburst}
-SPEC=examples/double11-local.yml
-EVENT=double11
+# SPEC and EVENT choose the story: `make demo-aws` runs the emulated AWS one.
+SPEC=${SPEC:-examples/double11-local.yml}
+EVENT=${EVENT:-double11}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 say "plan: what the event needs and what it will cost"
@@ -27,9 +30,9 @@ import json, subprocess, sys
 d = sys.argv[1]
 m = json.load(open(f"{d}/manifest.json"))
 for h in m["hosts"]:
-    proc = subprocess.run(["ssh", "-i", f"{d}/ssh/id_ed25519", "-o", "BatchMode=yes",
-                           "-o", f"UserKnownHostsFile={d}/ssh/known_hosts",
-                           "-o", "StrictHostKeyChecking=yes", f"admin@{h['address']}",
+    proc = subprocess.run(["ssh", "-i", m["ssh"]["private_key_file"], "-o", "BatchMode=yes",
+                           "-o", f"UserKnownHostsFile={m['ssh']['known_hosts_file']}",
+                           "-o", "StrictHostKeyChecking=yes", f"{m['ssh']['user']}@{h['address']}",
                            "curl -s -m 3 http://10.200.0.20:8081/health >/dev/null && echo reached || echo refused"],
                           capture_output=True, text=True)
     print(f"  {h['name']:<22} {h['address']:<14} private service: {proc.stdout.strip() or proc.stderr.strip()}")
@@ -60,3 +63,9 @@ PY
 
 say "down: drain, revoke, destroy, settle"
 hybridburst down "$EVENT"
+
+say "afterwards: what still runs of $EVENT (nothing)"
+CONTAINERS_CONF=$PWD/src/hybridburst/providers/local/data/containers.conf \
+  podman ps -a --filter "label=hybridburst.event=$EVENT" --format '  {{.Names}} {{.Status}}'
+echo "  containers of $EVENT left: $(CONTAINERS_CONF=$PWD/src/hybridburst/providers/local/data/containers.conf \
+  podman ps -aq --filter "label=hybridburst.event=$EVENT" | wc -l)"

@@ -17,7 +17,7 @@ from . import catalog, yamlsrc
 from .errors import InputError, InputErrors
 
 PROVIDERS = ("local", "aws", "openstack")
-FAULT_KINDS = ("memory_mb", "cpus", "disk_mb", "os_version", "wrong_address")
+FAULT_KINDS = ("memory_mb", "cpus", "disk_mb", "os_version", "wrong_address", "silent_console")
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -76,6 +76,8 @@ SCHEMA: dict[str, Any] = {
                     "disk_mb": {"type": "integer", "minimum": 16},
                     "os_version": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
                     "wrong_address": {"const": True},
+                    # emulated cloud only: the instance never prints its host keys
+                    "silent_console": {"const": True},
                 },
             },
         },
@@ -102,6 +104,7 @@ class Fault:
     disk_mb: int | None = None
     os_version: str | None = None
     wrong_address: bool = False
+    silent_console: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,13 @@ def parse(doc: yamlsrc.SourcedDocument) -> EventSpec:
         if provider != "local" and not data.get("emulated"):
             problems.append(doc.error(("faults", i), "faults can only be injected by the local "
                                       "provider or on the emulated cloud (emulated: true)"))
+        if raw.get("silent_console") and not data.get("emulated"):
+            problems.append(doc.error(("faults", i, "silent_console"), "silent_console: only "
+                                      "an emulated cloud instance has a console to keep silent"))
+        if raw.get("wrong_address") and data.get("emulated"):
+            problems.append(doc.error(("faults", i, "wrong_address"), "wrong_address: the "
+                                      "emulated cloud assigns addresses itself; use it with "
+                                      "the local provider"))
         if raw["host"] not in names:
             problems.append(
                 doc.error(("faults", i, "host"), f"fault for {raw['host']!r}: no such host in the plan")

@@ -197,16 +197,16 @@ class PulumiProvider:
         burst.open()
         existing = burst.config()
         prefix = f"{burst.project}:"
-        current = {name.removeprefix(prefix): value.value for name, value in existing.items()
-                   if name.startswith(prefix)}
-        values = {**self.site_config, **self.burst_config(plan, public_key, at, current)}
+        stack_config = {name.removeprefix(prefix): value.value
+                        for name, value in existing.items() if name.startswith(prefix)}
+        values = {**self.site_config, **self.burst_config(plan, public_key, at, stack_config)}
         secret_keys = ["vpnPsk"]
         psk = values.get("vpnPsk")
         if psk is None:
-            if "vpnPsk" not in current:
+            if "vpnPsk" not in stack_config:
                 values["vpnPsk"] = psk = new_psk()
             else:
-                psk = current["vpnPsk"]
+                psk = stack_config["vpnPsk"]
         burst.set_config(values, secrets=secret_keys)
 
         journal.record_many(

@@ -188,7 +188,8 @@ class EmulatedCloud:
         # The VPC route table: the subnet's router is every host's next hop.
         nsenter_net(container, "ip", "route", "replace", "default", "via", gateway)
         wait_for_ssh(container, address)
-        self._run_user_commands(container, runcmd)
+        if not (fault and fault.silent_console):
+            self._run_user_commands(container, runcmd)
 
     def _run_user_commands(self, container: str, runcmd: list[list[str]]) -> None:
         """cloud-init's runcmd, emulated: the host-key publishing step runs unchanged on the

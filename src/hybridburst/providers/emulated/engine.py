@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pulumi.runtime
+from cryptography.fernet import Fernet, InvalidToken
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult, OnOutput
 from pulumi.automation.errors import create_command_error
@@ -180,6 +181,29 @@ class EmulatedPulumi(auto.PulumiCommand):
         tmp.chmod(0o600)
         tmp.replace(path)
 
+    # Secret config values are encrypted at rest, as the CLI's secrets provider does: the
+    # key is a file of its own (mode 0600) beside the stacks, never in a stack file.
+    def _fernet(self) -> Fernet:
+        key_file = self.root / "secrets.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_bytes(Fernet.generate_key())
+        return Fernet(key_file.read_bytes())
+
+    def _seal(self, value: str) -> str:
+        return "sealed:" + self._fernet().encrypt(value.encode()).decode()
+
+    def _open(self, value: str) -> str:
+        if not value.startswith("sealed:"):
+            return value
+        try:
+            return self._fernet().decrypt(value.removeprefix("sealed:").encode()).decode()
+        except InvalidToken as exc:
+            raise create_command_error(CommandResult(
+                "", "error: a secret of this stack cannot be decrypted with "
+                f"{self.root / 'secrets.key'}", 255)) from exc
+
     def stack_resources(self, where: str, stack: str) -> dict[str, dict[str, Any]]:
         return self._load(where, stack, "resources", {})
 
@@ -202,7 +226,8 @@ class EmulatedPulumi(auto.PulumiCommand):
             for flag, pair in itertools.pairwise(args):
                 if flag in ("--plaintext", "--secret"):
                     name, _, value = pair.partition("=")
-                    store[name] = [value, flag == "--secret"]
+                    secret = flag == "--secret"
+                    store[name] = [self._seal(value) if secret else value, secret]
             self._save(where, stack, "config", store)
         elif args[:2] == ["config", "rm-all"]:
             store = self._load(where, stack, "config", {})
@@ -213,7 +238,8 @@ class EmulatedPulumi(auto.PulumiCommand):
         elif args[:1] == ["config"]:
             store = self._load(where, stack, "config", {})
             show = "--show-secrets" in args
-            doc = {k: {"value": v if (show or not s) else _SECRET_CONFIG, "secret": s}
+            doc = {k: {"value": v if not s else (self._open(v) if show else _SECRET_CONFIG),
+                       "secret": s}
                    for k, (v, s) in store.items()}
             return CommandResult(json.dumps(doc), "", 0)
         elif args[0] == "up":
@@ -246,7 +272,8 @@ class EmulatedPulumi(auto.PulumiCommand):
         project = programs.PROJECTS[where]
         config: dict[str, Any] = {}
         secret_keys = []
-        for name, (value, secret) in self._load(where, stack, "config", {}).items():
+        for name, (stored, secret) in self._load(where, stack, "config", {}).items():
+            value = self._open(stored) if secret else stored
             match = re.fullmatch(r"(.+)\[(\d+)\]", name)
             short = (match[1] if match else name).removeprefix(f"{project}:")
             if match:
