@@ -1,5 +1,6 @@
 """The reaper against moto's in-process EC2: expired and destroyed events go, in
-dependency order with the VPC last; live events and untagged resources stay."""
+dependency order with the VPC last; live events and untagged resources stay. (Hosts that may
+hold access to the private network: tests/costs/test_costs_reaper_access.py.)"""
 
 from __future__ import annotations
 
@@ -91,6 +92,15 @@ def build_event(ec2: Any, event: str | None, expiry: str | None, net: int) -> di
     return ids
 
 
+def journal(event: str, ids: dict[str, str], *states: HostState) -> None:
+    """The event's journal: its one host launched as ``ids["instance"]``, then ``states``."""
+    book = Journal(EventDir.of(event).journal)
+    host = f"{event}-web-01"
+    book.record(host, HostState.LAUNCHED, f"aws: {ids['instance']}", at=at("2026-11-11T00:00:00"))
+    for state in states:
+        book.record(host, state, at=at("2026-11-12T00:00:00"))
+
+
 def alive(ec2: Any, ids: dict[str, str]) -> dict[str, bool]:
     """Which of an event's resources still exist (not terminated, not deleted)."""
     state = ec2.describe_instances(InstanceIds=[ids["instance"]])["Reservations"][0][
@@ -128,6 +138,7 @@ def record_calls(ec2: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def test_expired_event_goes_in_dependency_order_and_the_rest_stays(ec2: Any) -> None:
     old = build_event(ec2, "old", PAST, 1)
+    journal("old", old, HostState.REVOKED)
     live = build_event(ec2, "live", FUTURE, 2)
     untagged = build_event(ec2, None, None, 3)
     calls = record_calls(ec2)
@@ -173,6 +184,7 @@ def _flat(value: Any) -> Iterator[Any]:
 
 def test_dry_run_lists_in_order_and_changes_nothing(ec2: Any) -> None:
     old = build_event(ec2, "old", PAST, 1)
+    journal("old", old, HostState.REVOKED)
     build_event(ec2, "live", FUTURE, 2)
     calls = record_calls(ec2)
 
@@ -213,6 +225,7 @@ def test_event_destroyed_per_journal_goes_before_its_expiry(ec2: Any, isolated: 
 
 def test_a_blocked_vpc_is_reported_and_the_rest_still_goes(ec2: Any) -> None:
     old = build_event(ec2, "old", PAST, 6)
+    journal("old", old, HostState.REVOKED)
     # someone put an untagged subnet into the event's VPC: the VPC cannot go, the subnet stays
     stray = ec2.create_subnet(VpcId=old["vpc"], CidrBlock="10.6.9.0/24")["Subnet"]["SubnetId"]
 
@@ -255,6 +268,7 @@ def test_reap_command_dry_run_and_real(ec2: Any, monkeypatch: pytest.MonkeyPatch
     import argparse
 
     old = build_event(ec2, "old", PAST, 9)
+    journal("old", old, HostState.REVOKED)
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())
 

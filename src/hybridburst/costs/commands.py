@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from rich.text import Text
 
 from ..errors import HybridburstError, InputError
 from ..journal import now
+from . import reaper_openstack
+from .access_book import FORCE_OPTION, AccessBook
 from .money import format_rate
 from .prices import load_catalog, prices_dir, refresh
-from .reaper import ORDER, destroyed_events, reap
+from .reaper import ORDER, ReapReport, destroyed_events, reap
 from .report import FORMATS, render, render_table
 from .settlement import settle_event
 
@@ -49,14 +52,30 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_settle)
 
     p = subparsers.add_parser(
-        "reap", help="delete AWS resources of expired or destroyed events",
-        description="Find AWS resources tagged hybridburst:event whose hybridburst:burst-expiry "
-                    "has passed, or whose event the journal calls destroyed, and delete them in "
-                    "dependency order (instances ... VPC last). Untagged resources and live "
-                    "events are never touched.")
+        "reap", help="delete cloud resources of expired or destroyed events",
+        description="Find AWS (or OpenStack) resources tagged hybridburst:event whose "
+                    "hybridburst:burst-expiry has passed, or whose event the journal calls "
+                    "destroyed, or of an event named with --event, and delete them in "
+                    "dependency order (hosts first, the network last). Untagged resources "
+                    "and live events are never touched. A host that may still hold access to "
+                    "the private network (its journal says authorized, baselined, ready or "
+                    "draining) is skipped with what it runs in: revoke it first. A host of an "
+                    "event without a journal here is skipped too, unless "
+                    f"{FORCE_OPTION}.")
+    p.add_argument("--provider", choices=("aws", "openstack"), default="aws",
+                   help="where to look (default: aws)")
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted, only")
     p.add_argument("--region", action="append", metavar="R",
-                   help="AWS region (repeatable; default: AWS_REGION / the AWS config)")
+                   help="region (repeatable; aws default: AWS_REGION / the AWS config; "
+                        "openstack default: the cloud's)")
+    p.add_argument("--cloud", metavar="NAME",
+                   help="openstack: the clouds.yaml entry (default: OS_CLOUD / OS_* variables)")
+    p.add_argument("--event", action="append", metavar="EVENT",
+                   help="reap this event now, whatever its expiry (repeatable); only its "
+                        "resources are looked at")
+    p.add_argument(FORCE_OPTION, action="store_true",
+                   help="also delete hosts of events without a journal here (their access to "
+                        "the private network is unknown: revoke them at the gateway first)")
     p.set_defaults(func=cmd_reap)
 
     p = subparsers.add_parser("prices", help="show or refresh the price catalog")
@@ -106,16 +125,46 @@ def _regions(given: list[str] | None) -> list[str]:
     return [region]
 
 
-def cmd_reap(args: argparse.Namespace, console: Console) -> int:
+def _reports(args: argparse.Namespace) -> Iterator[tuple[str, ReapReport, tuple[str, ...]]]:
+    """Reap where asked; yields (where, report, deletion order) per region or cloud."""
+    options: dict[str, Any] = {
+        "now": now(), "destroyed": destroyed_events(), "dry_run": args.dry_run,
+        "force_unknown_access": args.force_unknown_access,
+        "named": frozenset(args.event or ()), "access": AccessBook(),
+    }
+    if args.provider == "openstack":
+        for region in args.region or [None]:
+            conn = reaper_openstack.connect(args.cloud, region)
+            label = " ".join(x for x in (args.cloud or "openstack", region) if x)
+            yield label, reaper_openstack.reap(conn, label, **options), reaper_openstack.ORDER
+        return
     import boto3
 
-    destroyed = destroyed_events()
-    failed = 0
     for region in _regions(args.region):
         ec2 = boto3.client("ec2", region_name=region)
-        report = reap(ec2, region, now=now(), destroyed=destroyed, dry_run=args.dry_run)
+        yield region, reap(ec2, region, **options), ORDER
+
+
+def _print_skipped(console: Console, where: str, report: ReapReport) -> None:
+    """One line per host left for its access, then what it keeps (the resources it runs in)."""
+    skipped = report.skipped()
+    for outcome in (o for o in skipped if not o.held_by):
+        res = outcome.resource
+        console.print(Text(f"{where}: skipped {res.kind} {res.id} of event {res.event}: "
+                           f"{outcome.detail}", style="yellow"), soft_wrap=True)
+        kept = [o.resource for o in skipped if o.held_by == res.id]
+        if kept:
+            console.print(f"  kept with it ({len(kept)}): "
+                          + ", ".join(f"{r.kind} {r.id}" for r in kept), soft_wrap=True)
+
+
+def cmd_reap(args: argparse.Namespace, console: Console) -> int:
+    if args.cloud and args.provider != "openstack":
+        raise InputError("reap", None, "--cloud is for --provider openstack")
+    failed = hosts = kept_with = 0
+    for where, report, order in _reports(args):
         acted = report.acted()
-        table = Table(title=f"{region}: {'would delete' if args.dry_run else 'reaped'}",
+        table = Table(title=f"{where}: {'would delete' if args.dry_run else 'reaped'}",
                       title_justify="left")
         for column in ("order", "kind", "id", "event", "why", "result"):
             table.add_column(column)
@@ -124,21 +173,29 @@ def cmd_reap(args: argparse.Namespace, console: Console) -> int:
             result = Text(outcome.action, style="red" if outcome.action == "failed" else "")
             if outcome.detail:
                 result.append(f": {outcome.detail}")
-            table.add_row(str(ORDER.index(res.kind) + 1), res.kind, res.id, res.event or "",
+            table.add_row(str(order.index(res.kind) + 1), res.kind, res.id, res.event or "",
                           outcome.reason, result)
         if acted:
             console.print(table)
         else:
-            console.print(f"{region}: nothing to reap")
+            console.print(f"{where}: nothing to reap")
+        _print_skipped(console, where, report)
+        hosts += sum(1 for o in report.skipped() if not o.held_by)
+        kept_with += sum(1 for o in report.skipped() if o.held_by)
         kept = report.kept()
         if kept:
             events = sorted({o.resource.event or "" for o in kept})
-            console.print(f"{region}: left alone {len(kept)} resource(s) of live event(s): "
+            console.print(f"{where}: left alone {len(kept)} resource(s) of live event(s): "
                           f"{', '.join(events)}")
         failed += len(report.failed)
     if failed:
         raise HybridburstError(f"{failed} resource(s) could not be deleted (see above); "
                                "rerun `hybridburst reap` once what blocks them is gone")
+    if hosts and not args.dry_run:
+        console.print(f"{hosts} host(s) skipped, and {kept_with} resource(s) they run in, "
+                      "because they may still hold access to the private network (see above); "
+                      "revoke, then reap again")
+        return 1
     return 0
 
 

@@ -7,11 +7,18 @@ It looks at the AWS resources the burst stacks tag (``hybridburst:event``,
   passed, or
 * belong to an event whose journal says it is destroyed (every host of it DESTROYED),
 
-in dependency order: instances (and their Elastic IPs), VPN connections, VPN gateways,
+* or belong to an event the operator names (``hybridburst reap --event EVENT``),
+
+in dependency order: instances, launch templates, Elastic IPs, VPN connections, VPN gateways,
 customer gateways, security groups, subnets, route tables, internet gateways, and the VPC
 last. A resource without the ``hybridburst:event`` tag is never touched, nor one of a live
 event. A failure on one resource is reported and the others go on; the default security
 group and the main route table go with their VPC.
+
+Access is revoked before a host is destroyed: an instance whose journal says it may still
+hold access to the private network (:mod:`.access_book`) is skipped, and so is what it runs
+in (its VPC and everything in it, its VPN, its Elastic IP). An instance of an event without a
+journal here is skipped too (its access is unknown) unless ``force_unknown_access``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from botocore.exceptions import ClientError, WaiterError
 from ..journal import Journal
 from ..states import HostState
 from ..workspace import state_root
+from .access_book import AccessBook, AccessRisk
 
 TAG_EVENT = "hybridburst:event"
 TAG_TEAM = "hybridburst:team"
@@ -38,6 +46,7 @@ TAG_EXPIRY = "hybridburst:burst-expiry"
 # Deletion order: what depends on something is deleted before it.
 ORDER = (
     "instance",
+    "launch-template",
     "elastic-ip",
     "vpn-connection",
     "vpn-gateway",
@@ -57,7 +66,7 @@ class Resource:
     kind: str
     id: str
     tags: dict[str, str]
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: Any = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def event(self) -> str | None:
@@ -68,8 +77,9 @@ class Resource:
 class Outcome:
     resource: Resource
     reason: str
-    action: str  # "deleted", "would delete", "failed", "kept"
+    action: str  # "deleted", "would delete", "failed", "kept", "skipped"
     detail: str = ""
+    held_by: str = ""  # skipped because this host stays (it may still hold access)
 
 
 @dataclass
@@ -81,10 +91,16 @@ class ReapReport:
         return [o for o in self.outcomes if o.action == "failed"]
 
     def acted(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.action != "kept"]
+        """Deleted, would be deleted, or failed."""
+        return [o for o in self.outcomes if o.action not in ("kept", "skipped")]
 
     def kept(self) -> list[Outcome]:
+        """Not due: live events, unreadable expiry."""
         return [o for o in self.outcomes if o.action == "kept"]
+
+    def skipped(self) -> list[Outcome]:
+        """Due, but left because a host may still hold access to the private network."""
+        return [o for o in self.outcomes if o.action == "skipped"]
 
 
 # ---------------------------------------------------------------- what is ours
@@ -108,10 +124,13 @@ def destroyed_events(base: Path | None = None) -> set[str]:
     return done
 
 
-def reason_to_reap(res: Resource, *, now: dt.datetime, destroyed: set[str]) -> str | None:
+def reason_to_reap(res: Resource, *, now: dt.datetime, destroyed: set[str],
+                   named: frozenset[str] = frozenset()) -> str | None:
     """Why ``res`` goes, or None when it stays. Raises ValueError on a bad expiry tag."""
     if res.event is None:
         return None
+    if res.event in named:
+        return f"event {res.event} named by the operator (--event)"
     if res.event in destroyed:
         return f"event {res.event} is destroyed per its journal"
     expiry = res.tags.get(TAG_EXPIRY)
@@ -136,45 +155,53 @@ def _pages(ec2: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, 
     return list(getattr(ec2, operation)(**kwargs).get(key, []))
 
 
-_OURS = [{"Name": "tag-key", "Values": [TAG_EVENT]}]
+def _ours(event: str | None) -> list[dict[str, Any]]:
+    if event is None:
+        return [{"Name": "tag-key", "Values": [TAG_EVENT]}]
+    return [{"Name": f"tag:{TAG_EVENT}", "Values": [event]}]
 
 
-def discover(ec2: Any, region: str) -> list[Resource]:
-    """Every resource carrying the ``hybridburst:event`` tag, in deletion order."""
+def discover(ec2: Any, region: str, *, event: str | None = None) -> list[Resource]:
+    """Every resource carrying the ``hybridburst:event`` tag (``event``'s only, when given),
+    in deletion order."""
     found: list[Resource] = []
+    ours = _ours(event)
 
     def add(kind: str, items: Iterable[dict[str, Any]], id_key: str) -> None:
         for item in items:
             tags = _tags(item)
-            if TAG_EVENT in tags:  # the filter asks for it; check anyway
+            # the filter asks for it; check anyway
+            if TAG_EVENT in tags and (event is None or tags[TAG_EVENT] == event):
                 found.append(Resource(region, kind, str(item[id_key]), tags, item))
 
     reservations = _pages(ec2, "describe_instances", "Reservations", Filters=[
-        *_OURS, {"Name": "instance-state-name",
+        *ours, {"Name": "instance-state-name",
                  "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}])
     add("instance", (i for r in reservations for i in r.get("Instances", [])), "InstanceId")
-    add("elastic-ip", _pages(ec2, "describe_addresses", "Addresses", Filters=_OURS),
+    add("launch-template", _pages(ec2, "describe_launch_templates", "LaunchTemplates",
+                                  Filters=ours), "LaunchTemplateId")
+    add("elastic-ip", _pages(ec2, "describe_addresses", "Addresses", Filters=ours),
         "AllocationId")
     add("vpn-connection", (c for c in _pages(ec2, "describe_vpn_connections", "VpnConnections",
-                                             Filters=_OURS) if c.get("State") != "deleted"),
+                                             Filters=ours) if c.get("State") != "deleted"),
         "VpnConnectionId")
     add("vpn-gateway", (g for g in _pages(ec2, "describe_vpn_gateways", "VpnGateways",
-                                          Filters=_OURS) if g.get("State") != "deleted"),
+                                          Filters=ours) if g.get("State") != "deleted"),
         "VpnGatewayId")
     add("customer-gateway", (g for g in _pages(ec2, "describe_customer_gateways",
-                                               "CustomerGateways", Filters=_OURS)
+                                               "CustomerGateways", Filters=ours)
                              if g.get("State") != "deleted"), "CustomerGatewayId")
     add("security-group", (g for g in _pages(ec2, "describe_security_groups", "SecurityGroups",
-                                             Filters=_OURS) if g.get("GroupName") != "default"),
+                                             Filters=ours) if g.get("GroupName") != "default"),
         "GroupId")
-    add("subnet", _pages(ec2, "describe_subnets", "Subnets", Filters=_OURS), "SubnetId")
+    add("subnet", _pages(ec2, "describe_subnets", "Subnets", Filters=ours), "SubnetId")
     add("route-table", (t for t in _pages(ec2, "describe_route_tables", "RouteTables",
-                                          Filters=_OURS)
+                                          Filters=ours)
                         if not any(a.get("Main") for a in t.get("Associations", []))),
         "RouteTableId")
     add("internet-gateway", _pages(ec2, "describe_internet_gateways", "InternetGateways",
-                                   Filters=_OURS), "InternetGatewayId")
-    add("vpc", _pages(ec2, "describe_vpcs", "Vpcs", Filters=_OURS), "VpcId")
+                                   Filters=ours), "InternetGatewayId")
+    add("vpc", _pages(ec2, "describe_vpcs", "Vpcs", Filters=ours), "VpcId")
     return found
 
 
@@ -186,7 +213,7 @@ def _code(exc: ClientError) -> str:
 
 
 def _gone(exc: ClientError) -> bool:
-    return _code(exc).endswith(".NotFound")
+    return _code(exc).endswith((".NotFound", ".NotFoundException"))
 
 
 class _Deleter:
@@ -216,6 +243,9 @@ class _Deleter:
         ids = [r.id for r in items]
         self.ec2.terminate_instances(InstanceIds=ids)
         self.wait("instance_terminated", InstanceIds=ids)
+
+    def launch_template(self, res: Resource) -> None:
+        self.retry(lambda: self.ec2.delete_launch_template(LaunchTemplateId=res.id))
 
     def elastic_ip(self, res: Resource) -> None:
         if res.raw.get("AssociationId"):
@@ -269,22 +299,17 @@ class _Deleter:
         self.retry(lambda: self.ec2.delete_vpc(VpcId=res.id))
 
 
-def reap(
-    ec2: Any,
-    region: str,
-    *,
-    now: dt.datetime,
-    destroyed: set[str],
-    dry_run: bool = False,
-    delay: float = 5.0,
-    attempts: int = 60,
-) -> ReapReport:
-    """Find and (unless ``dry_run``) delete what is due, in ``ORDER``."""
-    report = ReapReport()
-    due: dict[str, list[tuple[Resource, str]]] = {kind: [] for kind in ORDER}
-    for res in discover(ec2, region):
+def classify(
+    found: Iterable[Resource], report: ReapReport, *, now: dt.datetime, destroyed: set[str],
+    named: frozenset[str] = frozenset(),
+) -> list[tuple[Resource, str]]:
+    """The resources that are due, with why; the others are recorded as kept."""
+    due: list[tuple[Resource, str]] = []
+    for res in found:
+        if named and res.event not in named:
+            continue
         try:
-            reason = reason_to_reap(res, now=now, destroyed=destroyed)
+            reason = reason_to_reap(res, now=now, destroyed=destroyed, named=named)
         except ValueError:
             report.outcomes.append(Outcome(res, f"unreadable {TAG_EXPIRY} "
                                                 f"{res.tags.get(TAG_EXPIRY)!r}", "kept"))
@@ -294,7 +319,103 @@ def reap(
             why = f"live until {expiry}" if expiry else f"no {TAG_EXPIRY} tag, event not destroyed"
             report.outcomes.append(Outcome(res, why, "kept"))
         else:
-            due[res.kind].append((res, reason))
+            due.append((res, reason))
+    return due
+
+
+def access_risk(book: AccessBook, res: Resource, names: Iterable[str],
+                force_unknown_access: bool) -> AccessRisk | None:
+    """Why the host ``res`` must not be deleted now, or None."""
+    risk = book.risk(res.event or "", res.id, names)
+    if risk is None or (risk.unknown and force_unknown_access):
+        return None
+    return risk
+
+
+def _held_by_instances(due: list[tuple[Resource, str]], held: list[Resource]) -> dict[str, str]:
+    """Resource id -> the held instance that keeps it: what that instance runs in and on."""
+    vpcs = {i.raw.get("VpcId"): i.id for i in held if i.raw.get("VpcId")}
+    keep: dict[str, str] = {}
+    for inst in held:
+        for key in ("SubnetId", "VpcId"):
+            if inst.raw.get(key):
+                keep[str(inst.raw[key])] = inst.id
+        for group in inst.raw.get("SecurityGroups") or []:
+            keep[str(group.get("GroupId"))] = inst.id
+    by_instance = {i.id: i.id for i in held}
+
+    def vpc_of(res: Resource) -> list[str]:
+        if res.kind == "vpc":
+            return [res.id]
+        if res.kind in ("subnet", "security-group", "route-table"):
+            return [str(res.raw.get("VpcId"))]
+        if res.kind == "internet-gateway":
+            return [str(a.get("VpcId")) for a in res.raw.get("Attachments") or []]
+        if res.kind == "vpn-gateway":
+            return [str(a.get("VpcId")) for a in res.raw.get("VpcAttachments") or []
+                    if a.get("State") in ("attached", "attaching")]
+        return []
+
+    for res, _ in due:
+        for vpc in vpc_of(res):
+            if vpc in vpcs:
+                keep.setdefault(res.id, vpcs[vpc])
+        if res.kind == "elastic-ip" and res.raw.get("InstanceId") in by_instance:
+            keep.setdefault(res.id, str(res.raw["InstanceId"]))
+    for res, _ in due:  # the VPN over a kept VPN gateway, and its customer gateway
+        if res.kind == "vpn-connection" and res.raw.get("VpnGatewayId") in keep:
+            keep.setdefault(res.id, keep[str(res.raw["VpnGatewayId"])])
+    for res, _ in due:
+        if res.kind == "vpn-connection" and res.id in keep and res.raw.get("CustomerGatewayId"):
+            keep.setdefault(str(res.raw["CustomerGatewayId"]), keep[res.id])
+    return keep
+
+
+def _name_tag(res: Resource) -> list[str]:
+    return [res.tags["Name"]] if "Name" in res.tags else []
+
+
+def reap(
+    ec2: Any,
+    region: str,
+    *,
+    now: dt.datetime,
+    destroyed: set[str],
+    dry_run: bool = False,
+    delay: float = 5.0,
+    attempts: int = 60,
+    access: AccessBook | None = None,
+    force_unknown_access: bool = False,
+    named: frozenset[str] = frozenset(),
+) -> ReapReport:
+    """Find and (unless ``dry_run``) delete what is due, in ``ORDER``.
+
+    ``access`` reads the journals (default: the state directory); ``named`` are events the
+    operator wants reaped now, whatever their expiry (only their resources are looked at).
+    """
+    report = ReapReport()
+    book = access or AccessBook()
+    due_list = classify(discover(ec2, region), report, now=now, destroyed=destroyed, named=named)
+    held: list[Resource] = []
+    for res, reason in due_list:
+        if res.kind != "instance":
+            continue
+        risk = access_risk(book, res, _name_tag(res), force_unknown_access)
+        if risk is not None:
+            held.append(res)
+            report.outcomes.append(Outcome(res, reason, "skipped", risk.reason))
+    keep = _held_by_instances(due_list, held)
+    held_ids = {r.id for r in held}
+    due: dict[str, list[tuple[Resource, str]]] = {kind: [] for kind in ORDER}
+    for res, reason in due_list:
+        if res.id in held_ids:
+            continue
+        if res.id in keep:
+            report.outcomes.append(Outcome(res, reason, "skipped", (
+                f"kept while instance {keep[res.id]} runs in it (it may still hold access)"),
+                held_by=keep[res.id]))
+            continue
+        due[res.kind].append((res, reason))
     deleter = _Deleter(ec2, delay, attempts)
 
     def record(res: Resource, reason: str, call: Callable[[], None]) -> None:
@@ -320,6 +441,8 @@ def reap(
                 report.outcomes.extend(Outcome(r, why, "failed", str(exc)) for r, why in instances)
             else:
                 report.outcomes.extend(Outcome(r, why, "deleted") for r, why in instances)
+    for res, reason in due["launch-template"]:
+        record(res, reason, lambda r=res: deleter.launch_template(r))
     for res, reason in due["elastic-ip"]:
         record(res, reason, lambda r=res: deleter.elastic_ip(r))
     for res, reason in due["vpn-connection"]:
