@@ -83,3 +83,15 @@ def test_unknown_unreadable_or_foreign_events() -> None:
     sneaky = AccessBook().risk("../../etc", "i-1")  # tag values come from the cloud
     assert sneaky is not None and sneaky.unknown
     assert "not an event name of this tool" in sneaky.reason
+
+
+def test_a_host_that_failed_after_it_had_access_still_may_hold_it() -> None:
+    _journal("e", "e-web-01", S.VALIDATED, S.AUTHORIZED, S.FAILED, S.FAILED, reason="aws: i-1")
+    _journal("e", "e-web-02", S.QUARANTINED, S.FAILED, reason="aws: i-2")
+    _journal("e", "e-web-03", S.VALIDATED, S.AUTHORIZED, S.FAILED, S.REVOKED, reason="aws: i-3")
+    book = AccessBook()
+
+    risk = book.risk("e", "i-1")
+    assert risk is not None and "(journal: failed after authorized)" in risk.reason
+    assert book.risk("e", "i-2") is None
+    assert book.risk("e", "i-3") is None

@@ -3,13 +3,15 @@ fake Connection for OpenStack), and what the operator is told."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from hybridburst.costs.access_book import FORCE_OPTION
 from hybridburst.costs.lookup import find_event_resources, leftover_report
-from hybridburst.errors import InputError
+from hybridburst.errors import HybridburstError, InputError
 from tests.costs.fake_openstack import Cloud
 from tests.costs.test_costs_reaper import FUTURE, PAST, REGION, build_event
 from tests.costs.test_costs_reaper import ec2 as ec2  # the moto fixture
@@ -98,3 +100,22 @@ def test_bad_provider_or_no_region_is_a_clear_input_error() -> None:
         find_event_resources("double11", "local")
     with pytest.raises(InputError, match="no AWS region"):
         find_event_resources("double11", "aws")
+
+
+def test_a_cloud_that_refuses_the_listing_is_a_clear_error() -> None:
+    def refuse(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation",
+                                     "Message": "not allowed"}}, "DescribeInstances")
+
+    ec2 = SimpleNamespace(can_paginate=lambda _: False, describe_instances=refuse)
+    with pytest.raises(HybridburstError, match="aws us-east-1: cannot list the tagged resources: "
+                                               r".*UnauthorizedOperation"):
+        find_event_resources("double11", "aws", region=REGION, ec2=ec2)
+
+    def unauthorized(**_: Any) -> Any:
+        raise RuntimeError("The request you have made requires authentication. (HTTP 401)")
+
+    conn = SimpleNamespace(compute=SimpleNamespace(servers=unauthorized))
+    with pytest.raises(HybridburstError, match="openstack burst: cannot list the tagged "
+                                               r"resources: .*HTTP 401"):
+        find_event_resources("double11", "openstack", conn=conn, cloud="burst")

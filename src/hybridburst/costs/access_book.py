@@ -1,11 +1,12 @@
 """May this cloud host still reach the private network? The reaper asks before it deletes one.
 
 The answer comes from the event's journal in the state directory (``states.HOLDS_ACCESS``):
-a host the journal calls authorized, baselined, ready or draining may still be in the private
-gateway's allow list, and destroying it first would break the rule "access is revoked before a
-host is destroyed". A cloud host is matched to its journal host by its provider ID (the
-manifest's ``provider_id``, or the ``LAUNCHED`` entry's reason ``"<provider>: <id>"``) or by
-its name. An event without a journal here is *unknown*: nothing says its hosts hold no access.
+a host the journal calls authorized, baselined, ready or draining (or failed after one of
+those: a failure revokes nothing) may still be in the private gateway's allow list, and
+destroying it first would break the rule "access is revoked before a host is destroyed". A
+cloud host is matched to its journal host by its provider ID (the manifest's ``provider_id``,
+or the ``LAUNCHED`` entry's reason ``"<provider>: <id>"``) or by its name. An event without a
+journal here is *unknown*: nothing says its hosts hold no access.
 """
 
 from __future__ import annotations
@@ -37,10 +38,21 @@ class AccessRisk:
 class _EventView:
     current: dict[str, Entry]
     by_id: dict[str, str]
+    before_failure: dict[str, HostState]  # the last state of each host other than FAILED
+
+    def holds(self, host: str) -> str | None:
+        """The journal state that says ``host`` may hold access, or None."""
+        state = self.current[host].state
+        if state in HOLDS_ACCESS:
+            return state.value
+        earlier = self.before_failure.get(host)
+        if state is HostState.FAILED and earlier in HOLDS_ACCESS:
+            return f"failed after {earlier.value}"  # failing revoked nothing
+        return None
 
     @property
     def holding(self) -> list[str]:
-        return sorted(h for h, e in self.current.items() if e.state in HOLDS_ACCESS)
+        return sorted(h for h in self.current if self.holds(h))
 
 
 @dataclass
@@ -70,9 +82,12 @@ class AccessBook:
         if not current:
             return None
         by_id: dict[str, str] = {}
+        before_failure: dict[str, HostState] = {}
         for entry in entries:
             if entry.state is HostState.LAUNCHED and ": " in entry.reason:
                 by_id[entry.reason.rpartition(": ")[2].strip()] = entry.host
+            if entry.state is not HostState.FAILED:
+                before_failure[entry.host] = entry.state
         if event_dir.manifest.exists():
             try:
                 doc = manifest.read(event_dir.manifest)
@@ -81,7 +96,7 @@ class AccessBook:
             for host in doc.get("hosts", []):
                 if host.get("provider_id"):
                     by_id[str(host["provider_id"])] = host["name"]
-        return _EventView(current, by_id)
+        return _EventView(current, by_id, before_failure)
 
     def risk(self, event: str, provider_id: str, names: Iterable[str] = ()) -> AccessRisk | None:
         """None when the journal says this host holds no access; else why it must stay."""
@@ -101,11 +116,11 @@ class AccessBook:
         if host not in view.current:
             host = next((n for n in names if n in view.current), None)
         if host is not None:
-            state = view.current[host].state
-            if state in HOLDS_ACCESS:
+            state = view.holds(host)
+            if state:
                 return AccessRisk(False, (
                     f"host {host} may still hold access to the private network "
-                    f"(journal: {state.value}); {revoke}"))
+                    f"(journal: {state}); {revoke}"))
             return None
         if view.holding:
             return AccessRisk(False, (

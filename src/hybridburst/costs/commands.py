@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
                     "dependency order (hosts first, the network last). Untagged resources "
                     "and live events are never touched. A host that may still hold access to "
                     "the private network (its journal says authorized, baselined, ready or "
-                    "draining) is skipped with what it runs in: revoke it first. A host of an "
+                    "draining, or failed after that) is skipped with what it runs in: revoke it "
+                    "first. A host of an "
                     "event without a journal here is skipped too, unless "
                     f"{FORCE_OPTION}.")
     p.add_argument("--provider", choices=("aws", "openstack"), default="aws",

@@ -59,7 +59,8 @@ def find_event_resources(
     aws: one region (``region``, else AWS_REGION / the AWS config), through ``ec2`` (a boto3
     EC2 client) or a new one. openstack: through ``conn`` (an openstacksdk Connection) or
     ``openstack.connect(cloud=cloud, region_name=region)``. Raises ``InputError`` for another
-    provider or no AWS region, ``HybridburstError`` when openstacksdk is missing.
+    provider or no AWS region, ``HybridburstError`` when openstacksdk is missing or the cloud
+    refuses the listing (credentials, permissions).
     """
     if provider == "aws":
         if ec2 is None:
@@ -69,12 +70,13 @@ def find_event_resources(
             ec2 = boto3.client("ec2", region_name=region)
         else:
             region = region or ec2.meta.region_name
-        return [_aws(r) for r in reaper.discover(ec2, str(region), event=event)]
+        return [_aws(r) for r in reaper.discover_checked(ec2, str(region), event=event)]
     if provider == "openstack":
         if conn is None:
             conn = reaper_openstack.connect(cloud, region)
         label = cloud or region or "openstack"
-        return [_openstack(r, region) for r in reaper_openstack.discover(conn, label, event=event)]
+        return [_openstack(r, region)
+                for r in reaper_openstack.discover_checked(conn, label, event=event)]
     raise InputError("down", None, f"cannot look resources up by tag on provider {provider!r}; "
                                    f"known: {', '.join(PROVIDERS)}")
 

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from ..errors import HybridburstError
 from ..journal import Journal
 from ..states import HostState
 from ..workspace import state_root
@@ -203,6 +204,14 @@ def discover(ec2: Any, region: str, *, event: str | None = None) -> list[Resourc
                                    Filters=ours), "InternetGatewayId")
     add("vpc", _pages(ec2, "describe_vpcs", "Vpcs", Filters=ours), "VpcId")
     return found
+
+
+def discover_checked(ec2: Any, region: str, *, event: str | None = None) -> list[Resource]:
+    """:func:`discover`; an API that refuses (credentials, permissions) is a clear error."""
+    try:
+        return discover(ec2, region, event=event)
+    except (BotoCoreError, ClientError) as exc:
+        raise HybridburstError(f"aws {region}: cannot list the tagged resources: {exc}") from exc
 
 
 # ---------------------------------------------------------------- deleting
@@ -395,7 +404,8 @@ def reap(
     """
     report = ReapReport()
     book = access or AccessBook()
-    due_list = classify(discover(ec2, region), report, now=now, destroyed=destroyed, named=named)
+    due_list = classify(discover_checked(ec2, region), report, now=now, destroyed=destroyed,
+                        named=named)
     held: list[Resource] = []
     for res, reason in due_list:
         if res.kind != "instance":

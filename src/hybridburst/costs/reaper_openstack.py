@@ -115,6 +115,15 @@ def discover(conn: Any, label: str, *, event: str | None = None) -> list[Resourc
     return sorted(found, key=lambda r: ORDER.index(r.kind))
 
 
+def discover_checked(conn: Any, label: str, *, event: str | None = None) -> list[Resource]:
+    """:func:`discover`; a cloud that refuses (auth, endpoints) is a clear error."""
+    try:
+        return discover(conn, label, event=event)
+    except Exception as exc:  # openstacksdk's SDKException family, keystoneauth's errors
+        raise HybridburstError(f"openstack {label}: cannot list the tagged resources: "
+                               f"{exc}") from exc
+
+
 def _tagged(items: Iterable[Any], kind: str, label: str, event: str | None) -> list[Resource]:
     out = []
     for item in items:
@@ -235,7 +244,8 @@ def reap(
     cloud (and region) in the report."""
     report = ReapReport()
     book = access or AccessBook()
-    due = classify(discover(conn, label), report, now=now, destroyed=destroyed, named=named)
+    due = classify(discover_checked(conn, label), report, now=now, destroyed=destroyed,
+                   named=named)
     held: dict[str, str] = {}  # event -> a server of it that stays
     for res, reason in due:
         if res.kind != "server":
