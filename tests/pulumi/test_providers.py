@@ -12,6 +12,7 @@ import pytest
 
 from hybridburst import manifest
 from hybridburst.errors import HybridburstError
+from hybridburst.infra import userdata
 from hybridburst.journal import Journal
 from hybridburst.plan import Plan, make_plan
 from hybridburst.providers.aws import AwsProvider
@@ -47,11 +48,29 @@ def event_dir(tmp_path: Path) -> EventDir:
     return d
 
 
-def aws_provider(fake: FakePulumi) -> AwsProvider:
+class PrintingConsoles:
+    """A cloud console on which every instance printed its host keys at boot."""
+
+    label = "fake console"
+
+    def __init__(self, silent: frozenset[str] = frozenset()) -> None:
+        self.silent = silent
+        self.reads: list[str] = []
+
+    def output(self, instance_id: str) -> str:
+        self.reads.append(instance_id)
+        names = [f"double11-{p}-{i:02d}" for p in ("web", "api") for i in range(1, 5)]
+        return "boot noise\n" + "".join(
+            f"{userdata.BEGIN.format(name=n)}\nssh-ed25519 AAAAC3Nz{n.replace('-', '')} root@{n}\n"
+            f"{userdata.END.format(name=n)}\n" for n in names if n not in self.silent)
+
+
+def aws_provider(fake: FakePulumi, consoles: PrintingConsoles | None = None) -> AwsProvider:
     return AwsProvider(
         command_factory=lambda: fake, stacks_root=STACKS,
         site_config={k: AWS[k] for k in SITE_KEYS}, peering_config=PEERING_SITE,
-        clock=lambda: NOW)
+        clock=lambda: NOW, consoles=consoles or PrintingConsoles(), host_key_timeout=1,
+        host_key_interval=0.01)
 
 
 AWS_PLAN = (Pool("web", 3, "c6i.large", "2025.11.1"), Pool("api", 1, "m6i.large"))
@@ -199,7 +218,8 @@ def test_openstack_provider_drives_its_stacks(
                                       "gatewayPrivateAddress", "loadBalancerCidrs")}
     provider = OpenStackProvider(command_factory=lambda: fake_pulumi, stacks_root=STACKS,
                                  site_config=site, peering_config=PEERING_SITE,
-                                 clock=lambda: NOW)
+                                 clock=lambda: NOW, consoles=PrintingConsoles(),
+                                 host_key_timeout=1, host_key_interval=0.01)
     journal = Journal(event_dir.journal)
     doc = provider.provision(make("openstack", (Pool("web", 2, "s3.large.2"),)),
                              event_dir, journal)

@@ -20,6 +20,11 @@ from ..errors import HybridburstError
 from ..infra.userdata import host_keys_from_console
 
 
+class ConsoleUnavailable(HybridburstError):
+    """The console API cannot be used at all (no credentials, no permission): waiting longer
+    changes nothing."""
+
+
 class Consoles(Protocol):
     """Reads the console output of one instance (by its provider id)."""
 
@@ -54,9 +59,15 @@ class AwsConsoles:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("InvalidInstanceID.NotFound", "IncorrectInstanceState"):
                 return ""
+            if code in ("UnauthorizedOperation", "AuthFailure", "AccessDenied",
+                        "UnrecognizedClientException", "InvalidClientTokenId"):
+                raise ConsoleUnavailable(
+                    f"ec2:GetConsoleOutput is refused ({code}); the host keys cannot be read") \
+                    from exc
             raise HybridburstError(f"ec2 get-console-output {instance_id}: {code or exc}") from exc
         except BotoCoreError as exc:
-            raise HybridburstError(f"ec2 get-console-output {instance_id}: {exc}") from exc
+            # No credentials, no region: nothing will change by waiting.
+            raise ConsoleUnavailable(f"ec2 get-console-output: {exc}") from exc
         text = reply.get("Output") or ""
         try:
             return base64.b64decode(text).decode("utf-8", errors="replace")
@@ -132,6 +143,9 @@ def harvest_host_keys(
         for name, instance_id in list(pending.items()):
             try:
                 found = host_keys_from_console(consoles.output(instance_id), name)
+            except ConsoleUnavailable as exc:
+                errors.update(dict.fromkeys(pending, str(exc)))
+                return KeyHarvest(keys, {n: f"no SSH host keys: {exc}" for n in pending})
             except HybridburstError as exc:
                 errors[name] = str(exc)
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import string
 import subprocess
@@ -38,6 +39,21 @@ EXPIRY_GRACE = dt.timedelta(hours=12)
 DEFAULT_LIFETIME = dt.timedelta(hours=72)
 #: How long a new instance may take to print its host keys on the console (boot, cloud-init).
 HOST_KEY_TIMEOUT = 600.0
+
+
+def host_key_timeout_from_env(default: float = HOST_KEY_TIMEOUT) -> float:
+    """``$HYBRIDBURST_HOST_KEY_TIMEOUT`` (seconds) when set, else ``default``."""
+    raw = os.environ.get("HYBRIDBURST_HOST_KEY_TIMEOUT")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise HybridburstError(f"HYBRIDBURST_HOST_KEY_TIMEOUT: {raw!r} is not a number of "
+                               "seconds") from None
+    if not 0 < value <= 3600:
+        raise HybridburstError("HYBRIDBURST_HOST_KEY_TIMEOUT: must be within 1..3600 seconds")
+    return value
 
 _PSK_FIRST = string.ascii_letters
 _PSK_REST = string.ascii_letters + string.digits + "._"
@@ -113,7 +129,7 @@ class PulumiProvider:
         env_vars: Mapping[str, str] | None = None,
         clock: Callable[[], dt.datetime] = now,
         consoles: Consoles | None = None,
-        host_key_timeout: float = HOST_KEY_TIMEOUT,
+        host_key_timeout: float | None = None,
         host_key_interval: float = 10.0,
         private_ssh: Mapping[str, str] | None = None,
         label: str = "",
@@ -127,7 +143,7 @@ class PulumiProvider:
         self.env_vars = dict(env_vars or {})
         self.clock = clock
         self._consoles = consoles
-        self.host_key_timeout = host_key_timeout
+        self.host_key_timeout = host_key_timeout or host_key_timeout_from_env()
         self.host_key_interval = host_key_interval
         self.private_ssh = dict(private_ssh) if private_ssh else None
         #: Printed before every line this provider says ("EMULATED aws" on the emulated cloud).

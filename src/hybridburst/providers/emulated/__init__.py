@@ -23,7 +23,7 @@ from ..consoles import EmulatedConsoles
 from ..local import topology
 from ..local.privateside import PrivateSide
 from ..openstack import OpenStackProvider
-from ..pulumi_provider import PulumiProvider
+from ..pulumi_provider import PulumiProvider, host_key_timeout_from_env
 from .cloud import EmulatedCloud
 from .engine import EmulatedPulumi
 
@@ -109,7 +109,7 @@ def emulated_provider(name: str, inventory: Path, *, region: str | None,
         site_config=site_config(name, topo, region, tag()),
         peering_config=peering_config(topo),
         consoles=EmulatedConsoles(cloud.console),
-        host_key_timeout=60.0,
+        host_key_timeout=host_key_timeout_from_env(60.0),
         host_key_interval=1.0,
         private_ssh=private.ssh_vars(),
         label=f"EMULATED {name}",
