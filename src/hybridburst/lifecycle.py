@@ -176,11 +176,11 @@ def _deploy(burst: Burst) -> None:
     burst.retire(sorted(set(failed) & set(targets)), "deploy failed")
 
 
-def down(event: str, console: Console, reporter: Reporter) -> int:
+def down(event: str, console: Console, reporter: Reporter, *, provider_name: str | None = None,
+         region: str | None = None, cloud: str | None = None) -> int:
     event_dir = EventDir.of(event)
     if not (event_dir.root / "event.json").exists():
-        reporter.say(f"nothing to give back for {event}")
-        return 0
+        return _down_without_state(event, reporter, provider_name, region, cloud)
     meta = fleet.load_event_meta(event_dir)
     journal = Journal(event_dir.journal)
     provider = fleet.provider_for(meta, console, log=reporter.say)
@@ -217,6 +217,41 @@ def down(event: str, console: Console, reporter: Reporter) -> int:
     settle(event, event_dir, console, reporter)
     reporter.emit("down_finished", event=event)
     return status
+
+
+def _down_without_state(event: str, reporter: Reporter, provider_name: str | None,
+                        region: str | None, cloud: str | None) -> int:
+    """No local record of the event: never say "nothing to give back" while capacity may
+    run and bill. Look for it (local cloud: containers labelled with the event; aws and
+    openstack: resources tagged with it) and say what still runs and how to remove it."""
+    reporter.say(f"no local state for {event} under {EventDir.of(event).root.parent}")
+    from .providers.local.podman import containers
+
+    try:
+        local = containers(f"hybridburst.event={event}")
+    except (OSError, HybridburstError):
+        local = []
+    for c in local:
+        reporter.say(f"  container {c['Names'][0]}: {c.get('State', '?')}")
+    if local:
+        reporter.say(f"{len(local)} host(s) of {event} still run on this machine's local cloud; "
+                     "revoke their addresses at the gateway, then `podman rm -f` them")
+    if provider_name in (None, "local"):
+        if not local and provider_name is None:
+            reporter.say(f"if {event} ran in a cloud, `hybridburst down {event} --provider aws "
+                         "--region REGION` (or --provider openstack --cloud NAME) looks its "
+                         "resources up by their tags")
+            return 1
+        return 1 if local else 0
+    from .costs.lookup import find_event_resources, leftover_report
+
+    found = find_event_resources(event, provider_name, region=region, cloud=cloud)
+    if not found and not local:
+        reporter.say(f"{provider_name}: nothing tagged hybridburst:event={event} exists")
+        return 0
+    for line in leftover_report(event, provider_name, found, region=region, cloud=cloud):
+        reporter.say(line)
+    return 1
 
 
 def settle(event: str, event_dir: EventDir, console: Console, reporter: Reporter) -> None:

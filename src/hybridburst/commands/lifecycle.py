@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("down", help="give back: drain, revoke, deprovision, settle")
     p.add_argument("event")
     p.add_argument("--json", action="store_true", help="JSON lines of events on stdout")
+    p.add_argument("--provider", choices=("local", "aws", "openstack"),
+                   help="with no local state of the event: where to look for what still runs")
+    p.add_argument("--region", help="with --provider aws/openstack: the region to look in")
+    p.add_argument("--cloud", help="with --provider openstack: the clouds.yaml entry")
     p.set_defaults(func=cmd_down)
 
 
@@ -59,4 +63,5 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
     reporter = Reporter(console, as_json=args.json)
-    return lifecycle.down(args.event, console, reporter)
+    return lifecycle.down(args.event, console, reporter, provider_name=args.provider,
+                          region=args.region, cloud=args.cloud)
