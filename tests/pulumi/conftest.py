@@ -193,3 +193,83 @@ def pytest_configure(config: pytest.Config) -> None:
     # The provider SDKs warn about their own deprecated resources at import time.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws.*")
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_openstack.*")
+
+
+class CheckpointFakePulumi(FakePulumi):
+    """``FakePulumi`` (same answers) plus what a long or interrupted update needs:
+
+    - ``pending[(dir, stack)]``: the checkpoint's ``pending_operations``, served by
+      ``stack export``; ``refresh`` resolves them as the CLI does: each
+      ``--import-pending-creates URN --import-pending-creates ID`` pair turns a pending create
+      into a resource with that ID, ``--clear-pending-creates`` drops the other pending
+      creates, and the refresh itself clears pending updates, deletes and reads;
+    - ``emit[verb]``: stdout lines the CLI streams through ``on_output`` while ``verb`` runs;
+    - ``failures[verb]``: a ``CommandResult`` (the CLI's own stdout/stderr) that ``verb`` fails
+      with, after streaming its stdout;
+    - ``up_outputs``: when set, ``up`` returns these outputs instead of running the program.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.resources: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.emit: dict[str, list[str]] = {}
+        self.failures: dict[str, CommandResult] = {}
+        self.up_outputs: dict[str, Any] | None = None
+
+    def run(self, args: list[str], cwd: str, additional_env: Any,
+            on_output: OnOutput | None = None, on_error: OnOutput | None = None,
+            ) -> CommandResult:
+        verb = args[0]
+        stack = args[args.index("--stack") + 1] if "--stack" in args else ""
+        key = (Path(cwd).name, stack)
+        if verb in self.failures:
+            self.calls.append((key[0], list(args)))
+            failure = self.failures[verb]
+            for line in failure.stdout.splitlines():
+                if on_output:
+                    on_output(line)
+            raise create_command_error(failure)
+        for line in self.emit.get(verb, []):
+            if on_output:
+                on_output(line)
+        if args[:2] == ["stack", "export"]:
+            self.calls.append((key[0], list(args)))
+            return CommandResult(json.dumps(self.checkpoint(key)), "", 0)
+        if verb == "refresh":
+            self._resolve(key, args)
+        if verb == "up" and self.up_outputs is not None:
+            self.calls.append((key[0], list(args)))
+            self.outputs[key] = dict(self.up_outputs)
+            return CommandResult("\n".join(self.emit.get(verb, [])), "", 0)
+        return super().run(args, cwd, additional_env, on_output, on_error)
+
+    def checkpoint(self, key: tuple[str, str]) -> dict[str, Any]:
+        deployment: dict[str, Any] = {
+            "manifest": {"time": "2025-11-10T06:00:00Z", "magic": "", "version": "v3.272.0"},
+            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:abc"}},
+            "resources": self.resources.get(key, []),
+        }
+        if self.pending.get(key):
+            deployment["pending_operations"] = self.pending[key]
+        return {"version": 3, "deployment": deployment}
+
+    def _resolve(self, key: tuple[str, str], args: list[str]) -> None:
+        values = [b for a, b in itertools.pairwise(args) if a == "--import-pending-creates"]
+        if len(values) % 2:
+            raise create_command_error(CommandResult(
+                "", "error: each URN must be followed by an ID: found an odd number of entries", 1))
+        ids = dict(zip(values[::2], values[1::2], strict=True))
+        left = []
+        for op in self.pending.get(key, []):
+            urn = op["resource"]["urn"]
+            if op["type"] == "creating" and urn in ids:
+                self.resources.setdefault(key, []).append({**op["resource"], "id": ids[urn]})
+            elif op["type"] == "creating" and "--clear-pending-creates" not in args:
+                left.append(op)
+        self.pending[key] = left
+
+
+@pytest.fixture
+def checkpoint_pulumi() -> CheckpointFakePulumi:
+    return CheckpointFakePulumi()
