@@ -185,7 +185,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 "hybridburst_tags": host["tags"],
                 "hybridburst_private_cidrs": network["private_cidrs"],
                 "hybridburst_burst_cidr": network["burst_cidr"],
-                "hybridburst_gateway_burst_address": network["gateway"]["burst_address"],
+                # The host's own next hop (its subnet's router), else the network's.
+                "hybridburst_gateway_burst_address": (
+                    host.get("gateway") or network["gateway"]["burst_address"]),
             }
             if name in verdicts:
                 record = verdicts[name]

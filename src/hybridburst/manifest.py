@@ -7,6 +7,7 @@ every read checks it and names the JSON path of the first problems.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tempfile
@@ -87,6 +88,12 @@ SCHEMA: dict[str, Any] = {
                     "release": {"type": ["string", "null"]},
                     "launched_at": {"type": "string", "format": "date-time"},
                     "provider_id": {"type": "string"},
+                    "gateway": {
+                        **_ADDRESS,
+                        "description": "the host's own next hop to the private cloud (the "
+                                       "router of its subnet); network.gateway.burst_address "
+                                       "when absent",
+                    },
                     "expected": {
                         "type": "object",
                         "additionalProperties": False,
@@ -146,9 +153,26 @@ def check(data: Any, source: str) -> dict[str, Any]:
             problems.append(
                 InputError(source, f"$.hosts[{i}].address", f"duplicate address {host['address']}")
             )
+    problems += _gateway_problems(data, source)
     if problems:
         raise InputErrors(problems)
     return data
+
+
+def _gateway_problems(data: dict[str, Any], source: str) -> list[InputError]:
+    """A host's own gateway must lie in the burst network (its next hop is on its link)."""
+    if not any("gateway" in host for host in data["hosts"]):
+        return []
+    try:
+        burst = ipaddress.IPv4Network(data["network"]["burst_cidr"], strict=False)
+    except ValueError as exc:
+        return [InputError(source, "$.network.burst_cidr", f"not an IPv4 network: {exc}")]
+    return [
+        InputError(source, f"$.hosts[{i}].gateway",
+                   f"gateway {host['gateway']} is outside the burst network {burst}")
+        for i, host in enumerate(data["hosts"])
+        if "gateway" in host and ipaddress.ip_address(host["gateway"]) not in burst
+    ]
 
 
 def read(path: Path) -> dict[str, Any]:

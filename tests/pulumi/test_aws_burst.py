@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
+import subprocess
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from hybridburst import manifest
 from hybridburst.infra import fleet, policy, tags, userdata
+from hybridburst.infra.common import StackConfigError
+from tests.conftest import BIN, REPO
 from tests.pulumi.conftest import run
 
 # How the engine marks a secret value (pulumi.runtime.rpc).
@@ -65,9 +72,29 @@ def test_security_group_admits_only_private_cidrs_and_the_load_balancer(
     assert all(r.inputs["securityGroupId"] == sg.id for r in rules)
     egress = mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
     assert {r.inputs["cidrIpv4"] for r in egress} == {"10.0.0.0/12", "172.16.5.0/24"}
+
+
+def test_instances_launch_with_no_network_interface_and_one_home_for_security_groups(
+        aws_config: dict[str, Any]) -> None:
+    """The Terraform AWS provider turns an instance's associate_public_ip_address (even
+    false) into a network interface in RunInstances, and EC2 refuses a network interface
+    beside the launch template's security groups (InvalidParameterCombination). The
+    instance sets its subnet only; the template holds the security group, IMDSv2 and the
+    volumes; the subnet keeps public addresses off."""
+    _, mocks = run("aws_burst", aws_config)
+    (sg,) = mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
+    templates = {lt.id: lt for lt in mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    subnets = {s.id: s for s in mocks.of_type("aws:ec2/subnet:Subnet")}
+    for lt in templates.values():
+        assert lt.inputs["vpcSecurityGroupIds"] == [sg.id]
+        assert not lt.inputs.get("networkInterfaces")
     for inst in mocks.of_type("aws:ec2/instance:Instance"):
-        assert inst.inputs["vpcSecurityGroupIds"] == [sg.id]
-        assert inst.inputs["associatePublicIpAddress"] is False
+        for key in ("associatePublicIpAddress", "vpcSecurityGroupIds", "securityGroups",
+                    "networkInterfaces", "metadataOptions", "rootBlockDevice",
+                    "ebsBlockDevices", "privateIp"):
+            assert key not in inst.inputs, (inst.name, key)
+        assert inst.inputs["launchTemplate"]["id"] in templates
+        assert subnets[inst.inputs["subnetId"]].inputs["mapPublicIpOnLaunch"] is False
 
 
 def test_vpn_routes_and_propagation(aws_config: dict[str, Any]) -> None:
@@ -109,9 +136,106 @@ def test_launch_template_requires_imdsv2_and_encrypts_every_volume(
         assert all(d["ebs"]["encrypted"] == "true" for d in devices)
         data = next(d for d in devices if d["deviceName"] == "/dev/sdf")
         assert data["ebs"]["volumeSize"] == 50  # catalog: 51200 MB
-    for inst in mocks.of_type("aws:ec2/instance:Instance"):
-        assert inst.inputs["metadataOptions"]["httpTokens"] == "required"
-        assert inst.inputs["rootBlockDevice"]["encrypted"] is True
+        root = next(d for d in devices if d["deviceName"] == "/dev/xvda")
+        assert root["ebs"]["volumeSize"] == 20
+
+
+def test_instances_pin_the_template_version_and_two_runs_give_identical_inputs(
+        aws_config: dict[str, Any]) -> None:
+    """The same configuration twice: not one byte of any instance's inputs differs, and
+    each names the template version it was made from (never "$Default")."""
+    _, first = run("aws_burst", aws_config)
+    _, second = run("aws_burst", aws_config)
+
+    def inputs(mocks: Any) -> dict[str, str]:
+        return {r.name: json.dumps(r.inputs, sort_keys=True)
+                for r in mocks.of_type("aws:ec2/instance:Instance")}
+
+    assert inputs(first) == inputs(second)
+    versions = {lt.id: str(lt.state["latestVersion"])
+                for lt in first.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    for inst in first.of_type("aws:ec2/instance:Instance"):
+        template = inst.inputs["launchTemplate"]
+        assert template["version"] == versions[template["id"]] == "1", inst.name
+
+
+def test_each_host_gets_the_router_of_its_own_subnet(aws_config: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    """Hosts in three zones: each host's next hop is on its own link, in the outputs, the
+    manifest and the inventory plugin's host variables."""
+    outputs, mocks = run("aws_burst", aws_config)
+    subnets = {s.id: s.inputs["cidrBlock"] for s in mocks.of_type("aws:ec2/subnet:Subnet")}
+    own = {r.name: subnets[r.inputs["subnetId"]]
+           for r in mocks.of_type("aws:ec2/instance:Instance")}
+    for host in outputs["hosts"]:
+        assert host["subnetCidr"] == own[host["name"]]
+        assert ipaddress.ip_address(host["address"]) in ipaddress.ip_network(host["subnetCidr"])
+        assert host["gateway"] == str(ipaddress.ip_network(host["subnetCidr"])[1])
+    gateways = {h["name"]: h["gateway"] for h in outputs["hosts"]}
+    assert len(set(gateways.values())) == 3  # three zones, three routers
+
+    doc = fleet.build_manifest(outputs, private_key_file="/k", known_hosts_file="/kh",
+                               written_at=dt.datetime(2025, 11, 10, tzinfo=dt.UTC))
+    assert {h["name"]: h["gateway"] for h in doc["hosts"]} == gateways
+    path = tmp_path / "manifest.json"
+    manifest.write(path, doc)
+    source = tmp_path / "double11.fleet.yml"
+    source.write_text(f"plugin: hybridburst.platform.fleet\nmanifest: {path}\n")
+    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]
+    seen = {name: _plain(v["hybridburst_gateway_burst_address"]) for name, v in hostvars.items()}
+    assert seen == gateways
+
+
+def _plain(value: Any) -> Any:
+    """ansible-inventory marks values from the manifest as unsafe."""
+    return value["__ansible_unsafe"] if isinstance(value, dict) else value
+
+
+def test_two_events_get_their_own_customer_gateway(aws_config: dict[str, Any]) -> None:
+    """EC2 hands back the existing customer gateway for the same address, ASN and type;
+    a device name per event keeps two events' gateways apart."""
+    names = []
+    for event in ("double11", "festival618"):
+        _, mocks = run("aws_burst", {**aws_config, "event": event})
+        (cgw,) = mocks.of_type("aws:ec2/customerGateway:CustomerGateway")
+        assert cgw.inputs["ipAddress"] == aws_config["customerGatewayAddress"]
+        names.append(cgw.inputs["deviceName"])
+    assert names == ["hybridburst-double11", "hybridburst-festival618"]
+
+
+def test_excluded_hosts_are_left_out_and_the_others_keep_their_inputs(
+        aws_config: dict[str, Any]) -> None:
+    """Leaving hosts out (quarantined, failed) destroys exactly them: every other host keeps
+    its subnet and its inputs, byte for byte."""
+    _, full = run("aws_burst", aws_config)
+    out = ["double11-web-02", "double11-api-01"]
+    outputs, fewer = run("aws_burst", {**aws_config, "excludedHosts": out})
+
+    def inputs(mocks: Any) -> dict[str, str]:
+        return {r.name: json.dumps(r.inputs, sort_keys=True)
+                for r in mocks.of_type("aws:ec2/instance:Instance")}
+
+    before, after = inputs(full), inputs(fewer)
+    assert sorted(set(before) - set(after)) == sorted(out)
+    assert after == {name: value for name, value in before.items() if name not in out}
+    assert sorted(h["name"] for h in outputs["hosts"]) == sorted(set(before) - set(out))
+    assert outputs["excludedHosts"] == sorted(out)
+    # Everything but the instances stays as it was.
+    others = {(r.typ, r.name): r.inputs for r in full.resources
+              if r.typ != "aws:ec2/instance:Instance"}
+    assert {(r.typ, r.name): r.inputs for r in fewer.resources
+            if r.typ != "aws:ec2/instance:Instance"} == others
+
+
+def test_excluding_a_host_the_plan_does_not_have_is_refused(aws_config: dict[str, Any]) -> None:
+    aws_config["excludedHosts"] = ["double11-web-02", "double11-web-09", "double11-db-01"]
+    with pytest.raises(StackConfigError) as err:
+        run("aws_burst", aws_config)
+    assert ("excludedHosts: double11-db-01, double11-web-09 are not a host of this stack"
+            in str(err.value))
 
 
 def test_user_data_installs_the_fleet_key_and_publishes_host_keys(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
+import yaml
 
 from hybridburst.errors import HybridburstError
+from hybridburst.infra import config, mocking, programs
 from hybridburst.infra.common import StackConfigError
-from tests.pulumi.conftest import run
+from tests.pulumi.conftest import STACKS, run
 
 
 def test_vpc_overlapping_the_private_side_is_refused(aws_config: dict[str, Any]) -> None:
@@ -95,3 +99,90 @@ def test_a_malformed_pre_shared_key_fails_without_showing_it(
         run("aws_burst", aws_config)
     assert "vpnPsk: the pre-shared key must be 8-64 characters" in str(err.value)
     assert "0short" not in str(err.value)
+
+
+# -- Pulumi.yaml against the config code -------------------------------------------------------
+
+ARGS: dict[str, Callable[[], Any]] = {
+    "aws_burst": config.aws_burst_args,
+    "openstack_burst": config.openstack_burst_args,
+}
+PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def _declared(stack: str) -> dict[str, dict[str, Any]]:
+    project = yaml.safe_load((STACKS / stack / "Pulumi.yaml").read_text())
+    assert project["name"] == programs.PROJECTS[stack]
+    return project["config"]
+
+
+def _problems(stack: str, values: dict[str, Any]) -> list[str]:
+    """Every problem the config code and the component's checks find, no resource made."""
+    found: list[str] = []
+
+    def program() -> dict[str, Any]:
+        try:
+            found.extend(ARGS[stack]().problems())
+        except StackConfigError as exc:
+            found.extend(exc.problems)
+        return {}
+
+    mocking.run_program(program, project=programs.PROJECTS[stack], config=values,
+                        secret_keys=["vpnPsk"])
+    return found
+
+
+def _base(stack: str, aws_config: dict[str, Any],
+          openstack_config: dict[str, Any]) -> dict[str, Any]:
+    if stack == "aws_burst":  # a real AWS stack always has its provider's region
+        return {**aws_config, "aws:region": "ap-southeast-1"}
+    return dict(openstack_config)
+
+
+@pytest.mark.parametrize("stack", sorted(ARGS))
+def test_pulumi_yaml_declarations_are_well_formed(stack: str) -> None:
+    for key, spec in _declared(stack).items():
+        assert spec["type"] in PYTHON_TYPES, key
+        assert spec.get("description"), key
+        if spec["type"] == "array":
+            assert spec["items"] == {"type": "string"}, key
+        if "default" in spec:
+            default = spec["default"]
+            assert isinstance(default, PYTHON_TYPES[spec["type"]]), (key, default)
+            assert not (spec["type"] == "integer" and isinstance(default, bool)), key
+
+
+@pytest.mark.parametrize("stack", sorted(ARGS))
+def test_pulumi_yaml_requires_exactly_what_the_config_code_requires(
+        stack: str, aws_config: dict[str, Any], openstack_config: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulumi refuses to run without a key declared with no default: such a key must be one
+    the code requires, and a key the code does without must have a default that it accepts
+    (the CLI passes the declared default). The code reads no undeclared key of its project."""
+    declared = _declared(stack)
+    base = _base(stack, aws_config, openstack_config)
+    project = programs.PROJECTS[stack]
+    read: set[str] = set()
+    real_get = pulumi.Config.get
+
+    def spy(self: pulumi.Config, key: str, *args: Any, **kwargs: Any) -> Any:
+        if self.name == project:
+            read.add(key)
+        return real_get(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(pulumi.Config, "get", spy)
+    assert _problems(stack, base) == []
+    assert read == set(declared), (read ^ set(declared))
+    monkeypatch.undo()
+
+    required, wrong = set(), []
+    for key, spec in declared.items():
+        values = {k: v for k, v in base.items() if k != key}
+        if "default" in spec:
+            values[key] = spec["default"]
+            if problems := _problems(stack, values):
+                wrong.append((key, problems))
+        elif any(p.startswith(f"{key}:") for p in _problems(stack, values)):
+            required.add(key)
+    assert wrong == []  # a declared default the code refuses
+    assert required == {k for k, spec in declared.items() if "default" not in spec}

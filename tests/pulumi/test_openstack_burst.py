@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from typing import Any
+
+import pytest
 
 from hybridburst import manifest
 from hybridburst.infra import fleet, mocking, policy, tags
 from hybridburst.infra.aws_burst import AwsBurst
-from hybridburst.infra.common import BurstIdentity
+from hybridburst.infra.common import BurstIdentity, StackConfigError
 from hybridburst.infra.config import aws_burst_args
 from hybridburst.infra.private_peering import PrivatePeering, PrivatePeeringArgs, ServiceRule
 from tests.pulumi.conftest import run
@@ -29,7 +32,9 @@ def test_openstack_stack_builds_with_instances_per_pool(
     (subnet,) = mocks.of_type("openstack:networking/subnet:Subnet")
     (router,) = mocks.of_type("openstack:networking/router:Router")
     assert subnet.inputs["cidr"] == "10.210.0.0/20" and subnet.inputs["networkId"] == net.id
-    assert router.inputs["enableSnat"] is False
+    # enable_snat is admin-only in Neutron's default policy: even false is a 403.
+    assert "enableSnat" not in router.inputs
+    assert router.inputs["externalNetworkId"] == openstack_config["externalNetworkId"]
     (iface,) = mocks.of_type("openstack:networking/routerInterface:RouterInterface")
     assert iface.inputs == {"routerId": router.id, "subnetId": subnet.id}
     for inst in instances:
@@ -52,7 +57,12 @@ def test_openstack_security_group_rules(openstack_config: dict[str, Any]) -> Non
         ("ingress", "10.0.0.0/12", "tcp", 22),
         ("ingress", "10.0.10.0/24", "tcp", 8080),
         ("egress", "10.0.0.0/12", None, None),
+        # DNS from the subnet's own DHCP/DNS port, nothing else outside the private cloud.
+        ("egress", "10.210.0.0/20", "udp", 53),
+        ("egress", "10.210.0.0/20", "tcp", 53),
     }
+    dns = [r for r in rules if r.inputs.get("portRangeMin") == 53]
+    assert all(r.inputs["portRangeMax"] == 53 and r.inputs["ethertype"] == "IPv4" for r in dns)
     assert all(r.inputs["securityGroupId"] == sg.id for r in rules)
 
 
@@ -99,6 +109,41 @@ def test_openstack_outputs_resolve_into_a_valid_manifest(
     cache = next(h for h in doc["hosts"] if h["pool"] == "cache")
     assert cache["expected"]["cpus"] == 4 and cache["expected"]["interface"] == "ens3"
     assert doc["network"]["gateway"]["burst_address"] == "10.210.0.1"
+    # One subnet: its gateway is every host's own.
+    assert {h["gateway"] for h in doc["hosts"]} == {"10.210.0.1"}
+    assert {h["subnetCidr"] for h in outputs["hosts"]} == {"10.210.0.0/20"}
+
+
+def test_openstack_excluded_hosts_are_left_out_and_the_others_keep_their_inputs(
+        openstack_config: dict[str, Any]) -> None:
+    """Zones follow each host's place among all planned hosts, so leaving web-01 out moves
+    nobody: web-02 stays in az2, web-03 in az1, cache-01 in az2."""
+    _, full = run("openstack_burst", openstack_config)
+    outputs, fewer = run("openstack_burst",
+                         {**openstack_config, "excludedHosts": ["double11-web-01"]})
+
+    def inputs(mocks: Any) -> dict[str, str]:
+        return {r.name: json.dumps(r.inputs, sort_keys=True)
+                for r in mocks.of_type("openstack:compute/instance:Instance")}
+
+    before, after = inputs(full), inputs(fewer)
+    assert set(before) - set(after) == {"double11-web-01"}
+    assert after == {name: value for name, value in before.items() if name != "double11-web-01"}
+    zones = {r.name: r.inputs["availabilityZone"]
+             for r in fewer.of_type("openstack:compute/instance:Instance")}
+    assert zones == {"double11-web-02": "az2", "double11-web-03": "az1",
+                     "double11-cache-01": "az2"}
+    assert [h["name"] for h in outputs["hosts"]] == [
+        "double11-web-02", "double11-web-03", "double11-cache-01"]
+    assert outputs["excludedHosts"] == ["double11-web-01"]
+
+
+def test_openstack_excluding_an_unknown_host_is_refused(
+        openstack_config: dict[str, Any]) -> None:
+    openstack_config["excludedHosts"] = ["double11-web-7"]
+    with pytest.raises(StackConfigError, match=r"excludedHosts: double11-web-7 is not a host "
+                                               r"of this stack"):
+        run("openstack_burst", openstack_config)
 
 
 def test_private_peering_service_rules_admit_only_the_burst_cidr(

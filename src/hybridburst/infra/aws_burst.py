@@ -15,6 +15,25 @@ authorized), which breaks those rules; a burst is a fixed, planned fleet for a f
 
 A virtual private gateway, not a transit gateway: one VPC per event, one VPN; a transit
 gateway pays off only when several VPCs share the path.
+
+How an instance is launched, read against the Terraform AWS provider that pulumi-aws bridges
+(``internal/service/ec2/ec2_instance.go``, ``buildInstanceOpts``): an instance that sets
+``associate_public_ip_address`` (even ``false``) gets a network interface in its RunInstances
+request, and a network interface together with the launch template's security groups is
+refused by EC2 (``InvalidParameterCombination``). So the instance sets only its subnet, its
+user data, its instance type and tags; the launch template is the one home of the security
+group, the metadata options (IMDSv2) and the block devices, and "no public address" comes
+from the subnet (``map_public_ip_on_launch=False``). The instance pins the template version it
+was created from (never ``$Default``) and ignores later template versions: a template change
+never replaces a running, authorized host; new hosts get the new version.
+
+Each host's gateway is the VPC router of its own subnet (the subnet's first address): the next
+hop a host is given must be on its link, and a host in the second zone is not on the first
+subnet. The VPC route table (propagated from the VPN gateway) does the rest.
+
+``excludedHosts`` leaves planned hosts out of the program, so `pulumi up` destroys exactly
+them (quarantined or failed hosts); every other host keeps its subnet, decided by its place
+among all planned hosts, and so its inputs.
 """
 
 from __future__ import annotations
@@ -26,14 +45,16 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import catalog
-from ..spec import host_name
 from . import network, userdata
 from .common import (
     BurstIdentity,
+    PlannedHost,
     PoolArgs,
     StackConfigError,
     check_psk,
     cidr_problems,
+    excluded_problems,
+    planned_hosts,
     pool_problems,
 )
 
@@ -61,12 +82,14 @@ class AwsBurstArgs:
     os_distribution: str = "Debian"
     os_major_version: str = "12"
     interface: str = "ens5"
+    excluded_hosts: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         out = self.identity.problems()
         out += cidr_problems("vpcCidr", self.vpc_cidr, self.private_cidrs,
                              {"loadBalancerCidrs": self.lb_cidrs})
         out += pool_problems("aws", self.pools)
+        out += excluded_problems(self.identity.event, self.pools, self.excluded_hosts)
         if not self.lb_cidrs:
             out.append("loadBalancerCidrs: at least one load-balancer CIDR is needed")
         if not self.availability_zones:
@@ -143,9 +166,13 @@ class AwsBurst(pulumi.ComponentResource):
         self.vpn_gateway = aws.ec2.VpnGateway(
             f"{name}-vgw", vpc_id=self.vpc.id, tags=tags, opts=child,
         )
+        # EC2 answers a second request with the same address, ASN and type with the existing
+        # customer gateway: two events would share one (and the first `down` would take it
+        # from the other). A device name per event makes each event's its own.
         self.customer_gateway = aws.ec2.CustomerGateway(
             f"{name}-cgw", bgp_asn=str(args.customer_gateway_bgp_asn),
-            ip_address=args.customer_gateway_address, type="ipsec.1", tags=tags, opts=child,
+            ip_address=args.customer_gateway_address, type="ipsec.1",
+            device_name=f"hybridburst-{ident.event}", tags=tags, opts=child,
         )
         self.vpn = aws.ec2.VpnConnection(
             f"{name}-vpn", customer_gateway_id=self.customer_gateway.id,
@@ -197,78 +224,80 @@ class AwsBurst(pulumi.ComponentResource):
             for i, cidr in enumerate(args.private_cidrs)
         ]
 
-        # One launch template and the instances of each pool.
+        # One launch template per pool: the one home of the security group, IMDSv2 and the
+        # (encrypted) volumes. The instances of each pool, but not the excluded ones.
         self.launch_templates: dict[str, aws.ec2.LaunchTemplate] = {}
-        self.instances: dict[str, list[aws.ec2.Instance]] = {}
-        self.host_records: list[tuple[str, PoolArgs, aws.ec2.Instance]] = []
-        index = 0
+        self.instances: dict[str, list[aws.ec2.Instance]] = {p.name: [] for p in args.pools}
+        self.host_records: list[tuple[PlannedHost, int, aws.ec2.Instance]] = []
         for pool in args.pools:
-            pool_tags = ident.tags(pool.name)
-            hardware = catalog.hardware("aws", pool.instance_type)
-            data_gb = max(1, hardware.disk_mb // 1024)
-            lt = aws.ec2.LaunchTemplate(
-                f"{name}-{pool.name}",
-                description=f"hybridburst {ident.event} pool {pool.name}",
-                image_id=args.image_id, instance_type=pool.instance_type,
-                vpc_security_group_ids=[sg], update_default_version=True,
-                metadata_options={
-                    "http_endpoint": "enabled", "http_tokens": "required",
-                    "http_put_response_hop_limit": 1,
-                },
-                block_device_mappings=[
-                    {"device_name": "/dev/xvda", "ebs": {
-                        "volume_size": args.root_volume_gb, "volume_type": "gp3",
-                        "encrypted": "true", "delete_on_termination": "true"}},
-                    {"device_name": "/dev/sdf", "ebs": {
-                        "volume_size": data_gb, "volume_type": "gp3",
-                        "encrypted": "true", "delete_on_termination": "true"}},
-                ],
-                tag_specifications=[
-                    {"resource_type": kind, "tags": pool_tags}
-                    for kind in ("instance", "volume", "network-interface")
-                ],
-                tags=pool_tags, opts=child,
+            self.launch_templates[pool.name] = self._launch_template(name, pool, sg, child)
+        excluded = set(args.excluded_hosts)
+        # Pin the version an instance is created from, and keep it: a later template version
+        # (a new image, say) must not replace hosts that are validated and authorized.
+        instance_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["launchTemplate"])
+        for host in planned_hosts(ident.event, args.pools):
+            if host.name in excluded:
+                continue
+            lt = self.launch_templates[host.pool.name]
+            pool_tags = ident.tags(host.pool.name)
+            # The subnet follows the host's place among ALL planned hosts.
+            subnet_index = host.index % len(self.subnets)
+            instance = aws.ec2.Instance(
+                host.name,
+                launch_template={"id": lt.id, "version": lt.latest_version.apply(str)},
+                instance_type=host.pool.instance_type,
+                subnet_id=self.subnets[subnet_index].id,
+                user_data=userdata.render(host.name, args.ssh_user, args.ssh_public_key),
+                volume_tags=pool_tags, tags=pool_tags, opts=instance_opts,
             )
-            self.launch_templates[pool.name] = lt
-            hosts = []
-            for i in range(1, pool.count + 1):
-                hostname = host_name(ident.event, pool.name, i)
-                subnet = self.subnets[index % len(self.subnets)]
-                index += 1
-                instance = aws.ec2.Instance(
-                    hostname,
-                    launch_template={"id": lt.id, "version": "$Default"},
-                    instance_type=pool.instance_type, subnet_id=subnet.id,
-                    vpc_security_group_ids=[sg],
-                    associate_public_ip_address=False,
-                    metadata_options={
-                        "http_endpoint": "enabled", "http_tokens": "required",
-                        "http_put_response_hop_limit": 1,
-                    },
-                    root_block_device={
-                        "encrypted": True, "volume_type": "gp3",
-                        "volume_size": args.root_volume_gb,
-                    },
-                    user_data=userdata.render(hostname, args.ssh_user, args.ssh_public_key),
-                    volume_tags=pool_tags, tags=pool_tags, opts=child,
-                )
-                hosts.append(instance)
-                self.host_records.append((hostname, pool, instance))
-            self.instances[pool.name] = hosts
+            self.instances[host.pool.name].append(instance)
+            self.host_records.append((host, subnet_index, instance))
 
         self.outputs = self._outputs()
         self.register_outputs(self.outputs)
+
+    def _launch_template(self, name: str, pool: PoolArgs, sg: pulumi.Output[str],
+                         opts: pulumi.ResourceOptions) -> aws.ec2.LaunchTemplate:
+        """IMDSv2 required, the security group, the encrypted root (``/dev/xvda``, the root
+        device of Debian's AMIs) and data volumes, and tags for what it launches."""
+        ident = self.args.identity
+        pool_tags = ident.tags(pool.name)
+        data_gb = max(1, catalog.hardware("aws", pool.instance_type).disk_mb // 1024)
+        return aws.ec2.LaunchTemplate(
+            f"{name}-{pool.name}",
+            description=f"hybridburst {ident.event} pool {pool.name}",
+            image_id=self.args.image_id, instance_type=pool.instance_type,
+            vpc_security_group_ids=[sg], update_default_version=True,
+            metadata_options={
+                "http_endpoint": "enabled", "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+            },
+            block_device_mappings=[
+                {"device_name": "/dev/xvda", "ebs": {
+                    "volume_size": self.args.root_volume_gb, "volume_type": "gp3",
+                    "encrypted": "true", "delete_on_termination": "true"}},
+                {"device_name": "/dev/sdf", "ebs": {
+                    "volume_size": data_gb, "volume_type": "gp3",
+                    "encrypted": "true", "delete_on_termination": "true"}},
+            ],
+            tag_specifications=[
+                {"resource_type": kind, "tags": pool_tags}
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=pool_tags, opts=opts,
+        )
 
     def _outputs(self) -> dict[str, Any]:
         args = self.args
         hosts = [
             pulumi.Output.all(instance.id, instance.private_ip, instance.availability_zone).apply(
-                lambda v, n=hostname, p=pool: {
-                    "name": n, "pool": p.name, "instanceType": p.instance_type,
-                    "release": p.release, "id": v[0], "address": v[1], "zone": v[2],
+                lambda v, h=host, c=self.subnet_cidrs[i]: {
+                    "name": h.name, "pool": h.pool.name, "instanceType": h.pool.instance_type,
+                    "release": h.pool.release, "id": v[0], "address": v[1], "zone": v[2],
+                    "subnetCidr": c, "gateway": network.router_address(c),
                 }
             )
-            for hostname, pool, instance in self.host_records
+            for host, i, instance in self.host_records
         ]
         return {
             "provider": "aws",
@@ -278,6 +307,8 @@ class AwsBurst(pulumi.ComponentResource):
             "region": args.region,
             "burstCidr": args.vpc_cidr,
             "privateCidrs": list(args.private_cidrs),
+            # Each host's own gateway is in `hosts`; this one (the first subnet's) is kept
+            # for readers of older manifests.
             "gatewayBurstAddress": network.router_address(self.subnet_cidrs[0]),
             "gatewayPrivateAddress": args.gateway_private_address,
             "sshUser": args.ssh_user,
@@ -287,5 +318,6 @@ class AwsBurst(pulumi.ComponentResource):
             "vpnConnectionId": self.vpn.id,
             "vpnTunnel1Address": self.vpn.tunnel1_address,
             "vpnTunnel2Address": self.vpn.tunnel2_address,
+            "excludedHosts": sorted(args.excluded_hosts),
             "hosts": pulumi.Output.all(*hosts) if hosts else [],
         }

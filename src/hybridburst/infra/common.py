@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .. import catalog
 from ..errors import HybridburstError
+from ..spec import host_name
 from . import network, tags
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
@@ -78,6 +79,38 @@ def pool_problems(provider: str, pools: tuple[PoolArgs, ...]) -> list[str]:
                 f" (known: {', '.join(sorted(known))})"
             )
     return out
+
+
+@dataclass(frozen=True)
+class PlannedHost:
+    """One host of the plan: its name, its pool and its place among ALL planned hosts.
+
+    ``index`` decides the subnet or zone a host lands in; it counts excluded hosts too, so
+    leaving a host out (``excludedHosts``) never moves the others."""
+
+    index: int
+    name: str
+    pool: PoolArgs
+
+
+def planned_hosts(event: str, pools: tuple[PoolArgs, ...]) -> list[PlannedHost]:
+    """Every host the pools plan, in order: ``<event>-<pool>-NN``."""
+    out = []
+    for pool in pools:
+        for i in range(1, pool.count + 1):
+            out.append(PlannedHost(len(out), host_name(event, pool.name, i), pool))
+    return out
+
+
+def excluded_problems(event: str, pools: tuple[PoolArgs, ...],
+                      excluded: tuple[str, ...]) -> list[str]:
+    """``excludedHosts`` may only name hosts of the plan (a typo must not pass silently)."""
+    known = {h.name for h in planned_hosts(event, pools)}
+    unknown = sorted(set(excluded) - known)
+    if not unknown:
+        return []
+    return [f"excludedHosts: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+            f"a host of this stack (its hosts are {event}-<pool>-NN of the pools)"]
 
 
 def cidr_problems(burst_key: str, burst_cidr: str, private_cidrs: tuple[str, ...],

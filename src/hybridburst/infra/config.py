@@ -145,6 +145,7 @@ def aws_burst_args(config: pulumi.Config | None = None) -> AwsBurstArgs:
         os_distribution=read.string("osDistribution", "Debian", default="Debian"),
         os_major_version=read.string("osMajorVersion", "12", default="12"),
         interface=read.string("interface", "ens5", default="ens5"),
+        excluded_hosts=read.strings("excludedHosts", "double11-web-02", required=False),
     )
     read.done()
     return args
@@ -173,6 +174,7 @@ def openstack_burst_args(config: pulumi.Config | None = None) -> OpenStackBurstA
         os_distribution=read.string("osDistribution", "Debian", default="Debian"),
         os_major_version=read.string("osMajorVersion", "12", default="12"),
         interface=read.string("interface", "ens3", default="ens3"),
+        excluded_hosts=read.strings("excludedHosts", "double11-web-02", required=False),
     )
     read.done()
     return args

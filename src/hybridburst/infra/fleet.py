@@ -34,7 +34,10 @@ def build_manifest(
     for host in outputs.get("hosts") or []:
         hw = catalog.hardware(provider, host["instanceType"])
         when = (launched_at or {}).get(host["name"], written_at)
+        # Each host's own next hop (its subnet's router), where the stack gives one.
+        own = {"gateway": host["gateway"]} if host.get("gateway") else {}
         hosts.append({
+            **own,
             "name": host["name"],
             "address": host["address"],
             "pool": host["pool"],

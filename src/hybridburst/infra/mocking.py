@@ -2,12 +2,16 @@
 
 Used by the tests (``tests/pulumi``) and the benchmark. :class:`RecordingMocks` records every
 resource the program registers (type, name, inputs) and answers with plausible computed
-outputs (ids, private addresses, VPN tunnel addresses). Pulumi mocks are process-global:
+outputs (ids, private addresses, VPN tunnel addresses). Ids follow from each resource's type
+and name only, never from the order the engine registers them in, so two runs of one
+configuration give identical inputs (a reference to another resource is its id). Pulumi
+mocks are process-global:
 :func:`run_program` sets them for one run and nothing else should rely on them afterwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import threading
@@ -43,7 +47,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         with self._lock:
             self._counter += 1
-            rid = f"{args.name}-id-{self._counter}"
+            rid = _stable_id(args.typ, args.name)
             state = dict(args.inputs)
             if args.typ == "aws:ec2/subnet:Subnet":
                 self._subnet_cidrs[rid] = args.inputs["cidrBlock"]
@@ -52,7 +56,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["privateIp"] = self._next_address(args.inputs.get("subnetId", ""), 10)
                 state.setdefault("availabilityZone",
                                  self._subnet_zones.get(args.inputs.get("subnetId", ""), "mock-az"))
-                rid = f"i-{self._counter:017x}"
+                rid = f"i-{_digest(args.typ, args.name)[:17]}"
             elif args.typ == "aws:ec2/vpnConnection:VpnConnection":
                 state["tunnel1Address"] = f"203.0.113.{(2 * self._counter) % 250 + 1}"
                 state["tunnel2Address"] = f"203.0.113.{(2 * self._counter + 1) % 250 + 1}"
@@ -93,6 +97,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
+
+
+def _digest(typ: str, name: str) -> str:
+    return hashlib.sha256(f"{typ}::{name}".encode()).hexdigest()
+
+
+def _stable_id(typ: str, name: str) -> str:
+    """``<name>-id-<8 hex>``: unique per type and name (a URN), whatever the order."""
+    return f"{name}-id-{_digest(typ, name)[:8]}"
 
 
 def _resolve(value: Any) -> Any:

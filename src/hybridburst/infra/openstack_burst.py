@@ -1,11 +1,22 @@
 """``OpenStackBurst``: the capacity of one event on an OpenStack public cloud.
 
 The same shape as :mod:`.aws_burst`: a network and subnet for the event (CIDR from config,
-never overlapping the private side), a router (external gateway for the VPN, no SNAT: the
-hosts reach nothing but the private cloud), a security group admitting only the private CIDRs
-(SSH) and the load balancer (application port), the instances of every pool booted from the
-golden image onto volumes of an encrypted volume type (root and data disk), and VPNaaS to
-the private cloud (IKE and IPsec policies, VPN service, endpoint groups, one site connection).
+never overlapping the private side), a router (external gateway for the VPN), a security group
+admitting only the private CIDRs (SSH) and the load balancer (application port), the instances
+of every pool booted from the golden image onto volumes of an encrypted volume type (root and
+data disk), and VPNaaS to the private cloud (IKE and IPsec policies, VPN service, endpoint
+groups, one site connection).
+
+The router does not set ``enable_snat``: Neutron's default policy makes
+``external_gateway_info:enable_snat`` admin-only (``neutron/conf/policies/router.py``), so
+even ``false`` is refused with 403 for a normal tenant. The router therefore keeps the cloud's
+SNAT default; what keeps the hosts off the internet is the security group, whose egress admits
+only the private CIDRs and DNS (TCP and UDP 53) to the burst subnet itself, where Neutron's
+DHCP port answers DNS (the default rules are deleted).
+
+Every host's gateway is the subnet's gateway (one subnet). ``excludedHosts`` leaves planned
+hosts out, so `pulumi up` destroys exactly them; the others keep their zone, decided by their
+place among all planned hosts.
 
 Neutron tags are plain strings, so every tag is written ``key=value``; compute instances also
 carry the tags as metadata (key to value), which the reaper reads the same way as AWS tags.
@@ -20,19 +31,22 @@ import pulumi
 import pulumi_openstack as openstack
 
 from .. import catalog
-from ..spec import host_name
 from . import network, userdata
 from .common import (
     BurstIdentity,
+    PlannedHost,
     PoolArgs,
     StackConfigError,
     check_psk,
     cidr_problems,
+    excluded_problems,
+    planned_hosts,
     pool_problems,
 )
 from .tags import tag_strings
 
 SSH_PORT = 22
+DNS_PORT = 53
 IKE = {"auth_algorithm": "sha256", "encryption_algorithm": "aes-256", "pfs": "group14"}
 
 
@@ -58,12 +72,14 @@ class OpenStackBurstArgs:
     os_distribution: str = "Debian"
     os_major_version: str = "12"
     interface: str = "ens3"
+    excluded_hosts: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         out = self.identity.problems()
         out += cidr_problems("burstCidr", self.burst_cidr, self.private_cidrs,
                              {"loadBalancerCidrs": self.lb_cidrs})
         out += pool_problems("openstack", self.pools)
+        out += excluded_problems(self.identity.event, self.pools, self.excluded_hosts)
         if not self.lb_cidrs:
             out.append("loadBalancerCidrs: at least one load-balancer CIDR is needed")
         if not out:
@@ -109,9 +125,10 @@ class OpenStackBurst(pulumi.ComponentResource):
             ip_version=4, gateway_ip=network.router_address(args.burst_cidr), enable_dhcp=True,
             tags=tags, opts=child,
         )
+        # No enable_snat: admin-only in Neutron's default policy (403 even for false).
         self.router = openstack.networking.Router(
             f"{name}-router", name=prefix, external_network_id=args.external_network_id,
-            enable_snat=False, tags=tags, opts=child,
+            tags=tags, opts=child,
         )
         self.router_interface = openstack.networking.RouterInterface(
             f"{name}-router-if", router_id=self.router.id, subnet_id=self.subnet.id, opts=child,
@@ -144,6 +161,14 @@ class OpenStackBurst(pulumi.ComponentResource):
                 description="to the private cloud over the VPN", opts=child,
             )
             for i, cidr in enumerate(args.private_cidrs)
+        ] + [
+            openstack.networking.SecGroupRule(
+                f"{name}-dns-{proto}", security_group_id=sg, direction="egress",
+                ethertype="IPv4", protocol=proto, port_range_min=DNS_PORT,
+                port_range_max=DNS_PORT, remote_ip_prefix=args.burst_cidr,
+                description="DNS to the subnet's DHCP/DNS port", opts=child,
+            )
+            for proto in ("udp", "tcp")
         ]
 
         # VPNaaS to the private cloud.
@@ -175,57 +200,65 @@ class OpenStackBurst(pulumi.ComponentResource):
             dpds=[{"action": "restart", "interval": 10, "timeout": 30}], opts=child,
         )
 
-        # The instances of each pool.
-        self.instances: dict[str, list[openstack.compute.Instance]] = {}
-        self.host_records: list[tuple[str, PoolArgs, openstack.compute.Instance]] = []
-        index = 0
+        # The instances of each pool, but not the excluded ones.
+        self.instances: dict[str, list[openstack.compute.Instance]] = {
+            p.name: [] for p in args.pools}
+        self.host_records: list[tuple[PlannedHost, openstack.compute.Instance]] = []
         boot_opts = pulumi.ResourceOptions(
             parent=self, depends_on=[self.subnet, self.router_interface],
         )
-        for pool in args.pools:
-            pool_tags = ident.tags(pool.name)
-            hardware = catalog.hardware("openstack", pool.instance_type)
-            hosts = []
-            for i in range(1, pool.count + 1):
-                hostname = host_name(ident.event, pool.name, i)
-                zone = (args.availability_zones[index % len(args.availability_zones)]
-                        if args.availability_zones else None)
-                index += 1
-                instance = openstack.compute.Instance(
-                    hostname, name=hostname, flavor_name=pool.instance_type,
-                    networks=[{"uuid": self.network.id}],
-                    security_groups=[self.security_group.name],
-                    block_devices=[
-                        {"uuid": args.image_id, "source_type": "image",
-                         "destination_type": "volume", "volume_size": args.root_volume_gb,
-                         "volume_type": args.volume_type, "boot_index": 0,
-                         "delete_on_termination": True},
-                        {"source_type": "blank", "destination_type": "volume",
-                         "volume_size": max(1, hardware.disk_mb // 1024),
-                         "volume_type": args.volume_type, "boot_index": -1,
-                         "delete_on_termination": True},
-                    ],
-                    user_data=userdata.render(hostname, args.ssh_user, args.ssh_public_key),
-                    config_drive=True, availability_zone=zone,
-                    metadata=pool_tags, tags=tag_strings(pool_tags), opts=boot_opts,
-                )
-                hosts.append(instance)
-                self.host_records.append((hostname, pool, instance))
-            self.instances[pool.name] = hosts
+        excluded = set(args.excluded_hosts)
+        for host in planned_hosts(ident.event, args.pools):
+            if host.name in excluded:
+                continue
+            instance = self._instance(host, boot_opts)
+            self.instances[host.pool.name].append(instance)
+            self.host_records.append((host, instance))
 
         self.outputs = self._outputs()
         self.register_outputs(self.outputs)
 
+    def _instance(self, host: PlannedHost,
+                  opts: pulumi.ResourceOptions) -> openstack.compute.Instance:
+        """One host booted from the golden image onto encrypted volumes; its zone follows its
+        place among all planned hosts."""
+        args = self.args
+        pool = host.pool
+        pool_tags = args.identity.tags(pool.name)
+        hardware = catalog.hardware("openstack", pool.instance_type)
+        zones = args.availability_zones
+        return openstack.compute.Instance(
+            host.name, name=host.name, flavor_name=pool.instance_type,
+            networks=[{"uuid": self.network.id}],
+            security_groups=[self.security_group.name],
+            block_devices=[
+                {"uuid": args.image_id, "source_type": "image",
+                 "destination_type": "volume", "volume_size": args.root_volume_gb,
+                 "volume_type": args.volume_type, "boot_index": 0,
+                 "delete_on_termination": True},
+                {"source_type": "blank", "destination_type": "volume",
+                 "volume_size": max(1, hardware.disk_mb // 1024),
+                 "volume_type": args.volume_type, "boot_index": -1,
+                 "delete_on_termination": True},
+            ],
+            user_data=userdata.render(host.name, args.ssh_user, args.ssh_public_key),
+            config_drive=True,
+            availability_zone=zones[host.index % len(zones)] if zones else None,
+            metadata=pool_tags, tags=tag_strings(pool_tags), opts=opts,
+        )
+
     def _outputs(self) -> dict[str, Any]:
         args = self.args
+        gateway = network.router_address(args.burst_cidr)
         hosts = [
             pulumi.Output.all(instance.id, instance.access_ip_v4).apply(
-                lambda v, n=hostname, p=pool: {
-                    "name": n, "pool": p.name, "instanceType": p.instance_type,
-                    "release": p.release, "id": v[0], "address": v[1],
+                lambda v, h=host: {
+                    "name": h.name, "pool": h.pool.name, "instanceType": h.pool.instance_type,
+                    "release": h.pool.release, "id": v[0], "address": v[1],
+                    "subnetCidr": args.burst_cidr, "gateway": gateway,
                 }
             )
-            for hostname, pool, instance in self.host_records
+            for host, instance in self.host_records
         ]
         return {
             "provider": "openstack",
@@ -235,7 +268,7 @@ class OpenStackBurst(pulumi.ComponentResource):
             "region": args.region,
             "burstCidr": args.burst_cidr,
             "privateCidrs": list(args.private_cidrs),
-            "gatewayBurstAddress": network.router_address(args.burst_cidr),
+            "gatewayBurstAddress": gateway,
             "gatewayPrivateAddress": args.gateway_private_address,
             "sshUser": args.ssh_user,
             "interface": args.interface,
@@ -243,5 +276,6 @@ class OpenStackBurst(pulumi.ComponentResource):
             "networkId": self.network.id,
             "vpnPeerAddresses": [self.router.external_fixed_ips.apply(
                 lambda ips: ips[0].ip_address if ips else None)],
+            "excludedHosts": sorted(args.excluded_hosts),
             "hosts": pulumi.Output.all(*hosts) if hosts else [],
         }

@@ -3,8 +3,16 @@
 Each validator takes a resource type token and its input properties (camelCase, as the engine,
 the Pulumi mocks and a CrossGuard ``ResourceValidationArgs.props`` all present them) and
 returns the problems it finds, one message each. :func:`check` runs every policy over a
-resource graph. The optional PolicyPack under ``pulumi_stacks/policy`` wraps the same
-functions, so ``pulumi up --policy-pack`` enforces exactly what the tests prove.
+resource graph. The PolicyPack under ``pulumi_stacks/policy`` runs :func:`crossguard_policies`,
+the same functions behind ``pulumi_policy``'s own classes, so ``pulumi up --policy-pack``
+enforces exactly what the tests prove.
+
+CrossGuard hands a validator read-only ``Mapping``/``Sequence`` proxies, never ``dict`` and
+``list``: every validator reads properties through those abstract types only.
+
+An AWS instance launched from a launch template without metadata options or block devices of
+its own takes them from the template, which is checked itself (the stacks keep them there: an
+instance-level copy changes the RunInstances request, see :mod:`.aws_burst`).
 """
 
 from __future__ import annotations
@@ -87,12 +95,21 @@ def imdsv2_required(typ: str, props: Props) -> list[str]:
     """AWS instances and launch templates require IMDSv2 session tokens."""
     if typ not in (AWS_INSTANCE, AWS_LAUNCH_TEMPLATE):
         return []
+    if typ == AWS_INSTANCE and _from_template(props) and not props.get("metadataOptions"):
+        return []  # the template's options apply; the template is checked itself
     options = props.get("metadataOptions") or {}
     if options.get("httpEndpoint") == "disabled":
         return []
     if options.get("httpTokens") != "required":
         return [f"metadataOptions.httpTokens is {options.get('httpTokens')!r}, not 'required'"]
     return []
+
+
+def _from_template(props: Props) -> bool:
+    """Launched from a launch template. Reads only the keys: the template's id is unknown
+    during a preview, and reading an unknown value from a CrossGuard proxy raises."""
+    template = props.get("launchTemplate")
+    return isinstance(template, Mapping) and any(k in ("id", "name") for k in template)
 
 
 def _truthy(value: Any) -> bool:
@@ -105,7 +122,9 @@ def volumes_encrypted(typ: str, props: Props,
     out = []
     if typ == AWS_INSTANCE:
         root = props.get("rootBlockDevice")
-        if not root or not _truthy(root.get("encrypted")):
+        if not root and _from_template(props):
+            pass  # the template's block devices apply; the template is checked itself
+        elif not root or not _truthy(root.get("encrypted")):
             out.append("root volume not encrypted (rootBlockDevice.encrypted)")
         for dev in props.get("ebsBlockDevices") or []:
             if not _truthy(dev.get("encrypted")):
@@ -160,9 +179,11 @@ def taggable(typ: str) -> bool:
 
 
 def _tag_map(value: Any) -> dict[str, str]:
+    """AWS tags (key to value) or OpenStack tags (``key=value`` strings), from plain values or
+    CrossGuard's read-only proxies alike."""
     if isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return tagkeys.parse_tag_strings([str(v) for v in value])
     return {}
 
@@ -243,3 +264,40 @@ def check(resources: Iterable[tuple[str, str, Props]],
         for policy, validate in policies.items():
             out.extend(Violation(policy, name, typ, msg) for msg in validate(typ, props))
     return out
+
+
+DESCRIPTIONS = {
+    "no-open-ingress": "No security-group ingress from 0.0.0.0/0 or ::/0.",
+    "imdsv2-required": "Instances and launch templates require IMDSv2.",
+    "volumes-encrypted": "Every volume is encrypted.",
+    "required-tags": "Taggable resources carry the hybridburst tags.",
+    "no-private-overlap": "Burst networks do not overlap the private cloud.",
+}
+
+
+def crossguard_policies() -> list[Any]:
+    """The validators as ``pulumi_policy.ResourceValidationPolicy`` objects, for the pack.
+
+    ``no-private-overlap`` reads the private CIDRs from the policy configuration
+    (``{"no-private-overlap": {"privateCidrs": [...]}}``). Building the policies starts
+    nothing; only a ``PolicyPack`` does."""
+    from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy
+
+    def validate_with(name: str) -> Callable[..., None]:
+        def validate(args: Any, report: Callable[..., None]) -> None:
+            private = (args.get_config() or {}).get("privateCidrs") or []
+            check = validators([str(c) for c in private])[name]
+            for message in check(args.resource_type, args.props):
+                report(message)
+
+        return validate
+
+    schema = PolicyConfigSchema(
+        properties={"privateCidrs": {"type": "array", "items": {"type": "string"}}})
+    return [
+        ResourceValidationPolicy(
+            name=name, description=text, validate=validate_with(name),
+            config_schema=schema if name == "no-private-overlap" else None,
+        )
+        for name, text in DESCRIPTIONS.items()
+    ]
