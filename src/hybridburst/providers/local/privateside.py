@@ -14,6 +14,9 @@ from pathlib import Path
 
 from ... import sshkeys
 from ...errors import HybridburstError
+from ...paths import PLAYBOOKS, REPO
+from ...runner import run_playbook
+from ...workspace import EventDir
 from . import hostprep, image, lxcfs
 from .machines import ADMIN_USER, Machine, wait_for_ssh
 from .podman import containers, inspect, nsenter_net, podman
@@ -22,17 +25,32 @@ from .topology import Topology
 PRIVATE_NET = "hb-private"
 BURST_NET = "hb-burst"
 ROLE_LABEL = "hybridburst.role"
+# The gateway's nftables allow list is the private_gateway role's, applied with this playbook;
+# the gateway keeps the digest of what was applied last in this file.
+GATEWAY_PLAYBOOK = "gateway.yml"
+GATEWAY_ROLE = REPO / "roles" / "private_gateway"
+GATEWAY_APPLIED = "/var/lib/hybridburst/private_gateway.applied"
 
 
 def _data(name: str) -> str:
     return resources.files("hybridburst.providers.local").joinpath(f"data/{name}").read_text()
 
 
-def gateway_ruleset(topo: Topology) -> str:
-    services = ", ".join(f"{s.address} . {s.port}" for s in topo.services) or "0.0.0.0 . 0"
-    return string.Template(_data("gateway.nft")).substitute(
-        private_cidr=topo.private_cidr, burst_cidr=topo.burst_cidr, services=services
-    )
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def gateway_config(topo: Topology) -> str:
+    """Digest of what the gateway's ruleset is made from: the private_gateway role, its
+    playbook and the private inventory (network facts, services)."""
+    digest = hashlib.sha256()
+    for root, files in ((GATEWAY_ROLE, _files(GATEWAY_ROLE)),
+                        (PLAYBOOKS, [PLAYBOOKS / GATEWAY_PLAYBOOK]),
+                        (topo.inventory, _files(topo.inventory))):
+        for path in files:
+            digest.update(f"{path.relative_to(root)}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 class PrivateSide:
@@ -53,7 +71,7 @@ class PrivateSide:
 
     def _config_hash(self, image_tag: str) -> str:
         blob = json.dumps(
-            [image_tag, self.topo.private_hosts, self.topo.gateway_burst, gateway_ruleset(self.topo),
+            [image_tag, self.topo.private_hosts, self.topo.gateway_burst,
              _data("backend.py"), _data("backend.service"),
              self.private_key.with_suffix(".pub").read_text()],
             sort_keys=True,
@@ -71,15 +89,47 @@ class PrivateSide:
         config = self._config_hash(tag)
         for name, address in self.topo.private_hosts.items():
             info = inspect("container", name)
-            if (info and info["State"]["Running"]
-                    and info["Config"]["Labels"].get("hybridburst.config") == config):
-                continue
-            if info and info["State"]["Running"]:
-                self.log(f"{name}: its configuration changed; restarting it (a restarted gateway "
-                         "starts with an empty allow set: `up` authorizes the live hosts again)")
-            self.log(f"starting private-side host {name} ({address})")
-            self._start(name, address, tag, config, pub)
+            current = bool(info and info["State"]["Running"]
+                           and info["Config"]["Labels"].get("hybridburst.config") == config)
+            if not current:
+                if info and info["State"]["Running"]:
+                    self.log(f"{name}: its configuration changed; restarting it (a restarted "
+                             "gateway starts with an empty allow set: `up` authorizes the live "
+                             "hosts again)")
+                self.log(f"starting private-side host {name} ({address})")
+                self._start(name, address, tag, config, pub)
+            if name in self.topo.groups["gateway"]:
+                self.configure_gateway(name)
         return tag
+
+    def configure_gateway(self, name: str) -> None:
+        """Apply the private_gateway role (playbooks/gateway.yml) to the running gateway when
+        the role, its playbook or the private inventory changed since it was last applied.
+        The role keeps the allow set, so authorized hosts keep their access."""
+        want = gateway_config(self.topo)
+        applied = podman("exec", name, "cat", GATEWAY_APPLIED, check=False).strip()
+        if applied == want:
+            return
+        self.log(f"{name}: setting up the gateway's allow list (role private_gateway)")
+        run = run_playbook(EventDir(self.dir / "gateway"), GATEWAY_PLAYBOOK,
+                           extravars=self.connection_vars(), limit=name,
+                           inventory=self.topo.inventory.resolve())
+        if run.rc != 0 or name not in run.ok:
+            why = run.failed.get(name) or run.unreachable.get(name) or f"status {run.status}"
+            raise HybridburstError(f"{name}: the private_gateway role failed: {why} "
+                                   f"(runner artifacts: {run.private_data_dir})")
+        podman("exec", name, "sh", "-c",
+               f"mkdir -p {Path(GATEWAY_APPLIED).parent} && echo {want} > {GATEWAY_APPLIED}")
+
+    def connection_vars(self) -> dict[str, str]:
+        """How Ansible reaches the private side: its key, strict checking of its host keys."""
+        ssh = self.ssh_vars()
+        return {
+            "ansible_user": ssh["user"],
+            "ansible_ssh_private_key_file": ssh["private_key_file"],
+            "ansible_ssh_common_args": sshkeys.ssh_common_args(Path(ssh["known_hosts_file"])),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
 
     def _ensure_network(self, name: str, cidr: str) -> None:
         info = inspect("network", name)
@@ -109,12 +159,8 @@ class PrivateSide:
         )
         machine.start()
         host_key = wait_for_ssh(name, address)
-        if role == "gateway":
-            podman("exec", "-i", name, "sh", "-c",
-                   "cat > /etc/nftables.conf && nft -f /etc/nftables.conf && "
-                   "systemctl enable --quiet nftables",
-                   stdin=gateway_ruleset(self.topo).encode())
-        else:
+        # The gateway's ruleset comes from the private_gateway role (configure_gateway).
+        if role != "gateway":
             nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_private)
         if role == "backend":
             for service in self.topo.services:
