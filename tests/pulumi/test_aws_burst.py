@@ -269,7 +269,8 @@ def test_every_taggable_resource_carries_the_burst_tags(aws_config: dict[str, An
         got = r.inputs.get("tags")
         assert got is not None, f"{r.typ} {r.name} has no tags"
         pooled = r.typ in policy.POOLED
-        assert set(got) == TAG_KEYS | ({tags.POOL} if pooled else set()), (r.typ, got)
+        named = {"Name"} if r.typ == "aws:ec2/instance:Instance" else set()
+        assert set(got) == TAG_KEYS | ({tags.POOL} if pooled else set()) | named, (r.typ, got)
         assert {k: got[k] for k in expected} == expected
     for lt in mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         pool = lt.inputs["tags"][tags.POOL]
@@ -277,7 +278,10 @@ def test_every_taggable_resource_carries_the_burst_tags(aws_config: dict[str, An
         assert set(kinds) == {"instance", "volume", "network-interface"}
         assert all(t[tags.POOL] == pool for t in kinds.values())
     for inst in mocks.of_type("aws:ec2/instance:Instance"):
-        assert inst.inputs["volumeTags"] == inst.inputs["tags"]
+        # Name: the host, how an interrupted `up`'s instance is found and imported.
+        assert inst.inputs["tags"]["Name"] == inst.name
+        assert inst.inputs["volumeTags"] == {k: v for k, v in inst.inputs["tags"].items()
+                                             if k != "Name"}
 
 
 def test_outputs_resolve_into_a_valid_fleet_manifest(aws_config: dict[str, Any]) -> None:

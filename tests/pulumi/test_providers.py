@@ -86,11 +86,13 @@ def test_provision_runs_the_stacks_in_order_and_writes_the_manifest(
         "aws_burst: stack select", "aws_burst: stack init",
         "aws_burst: config get-all",
         "aws_burst: config rm-all", "aws_burst: config set-all",
+        "aws_burst: stack export",  # pending operations of an interrupted up? none
         "aws_burst: refresh", "aws_burst: stack history",
         "aws_burst: up", "aws_burst: stack output", "aws_burst: stack output",
         "aws_burst: stack history",
         "private_peering: stack select", "private_peering: stack init",
         "private_peering: config rm-all", "private_peering: config set-all",
+        "private_peering: stack export",
         "private_peering: refresh", "private_peering: stack history",
         "private_peering: up", "private_peering: stack output",
         "private_peering: stack output", "private_peering: stack history",
@@ -259,3 +261,48 @@ def test_providers_satisfy_the_protocol() -> None:
     for p in providers:
         assert isinstance(p.name, str) and callable(p.provision) and callable(p.deprovision)
     assert [p.name for p in providers] == ["aws", "openstack"]
+
+
+def test_an_interrupted_up_is_repaired_before_the_next_one(
+        checkpoint_pulumi: Any, event_dir: EventDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A killed `pulumi up` left a pending create of an instance that does run in EC2: the
+    next provision finds it by its tags and imports it (no second instance, none unknown),
+    and clears a pending create that never reached EC2."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    stack = "urn:pulumi:double11::hybridburst-aws-burst"
+    typ = "aws:ec2/instance:Instance"
+    urns = {n: f"{stack}::hybridburst:aws:Burst${typ}::double11-web-{n}" for n in ("01", "02")}
+    checkpoint_pulumi.pending[("aws_burst", "double11")] = [
+        {"resource": {"urn": urn, "custom": True, "type": typ}, "type": "creating"}
+        for urn in urns.values()]
+    checkpoint_pulumi.emit["up"] = ["Updating (double11):",
+                                    " +  aws:ec2:VpnConnection burst-vpn creating (120s)",
+                                    "Resources:", "    + 23 created"]
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="ap-southeast-1")
+        running = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="c6i.large",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "hybridburst:event", "Value": "double11"},
+                {"Key": "Name", "Value": "double11-web-01"}]}])["Instances"][0]["InstanceId"]
+        said: list[str] = []
+        provider = aws_provider(checkpoint_pulumi)
+        provider.log = said.append
+        provider.provision(make("aws", AWS_PLAN), event_dir, Journal(event_dir.journal))
+
+    [refresh, *_] = [a for _, a in checkpoint_pulumi.calls if a[0] == "refresh"]
+    assert refresh.count("--import-pending-creates") == 2
+    assert refresh[refresh.index("--import-pending-creates") + 1] == urns["01"]
+    assert running in refresh and "--clear-pending-creates" in refresh
+    assert checkpoint_pulumi.pending[("aws_burst", "double11")] == []
+    assert any(f"found in the cloud as {running}: imported" in line for line in said)
+    assert any("double11-web-02 not found in the cloud: cleared" in line for line in said)
+    # The CLI's lines: all in the event's pulumi.log, the resource steps on the display.
+    log = (event_dir.root / "pulumi.log").read_text()
+    assert "burst-vpn creating (120s)" in log and "+ 23 created" in log
+    assert any("burst-vpn creating" in line for line in said)
+    assert not any(line.endswith("Updating (double11):") for line in said)

@@ -248,7 +248,10 @@ class AwsBurst(pulumi.ComponentResource):
                 instance_type=host.pool.instance_type,
                 subnet_id=self.subnets[subnet_index].id,
                 user_data=userdata.render(host.name, args.ssh_user, args.ssh_public_key),
-                volume_tags=pool_tags, tags=pool_tags, opts=instance_opts,
+                # Name: the host, so an instance an interrupted `up` created can be found
+                # (and imported into the stack) by its tags.
+                volume_tags=pool_tags, tags={**pool_tags, "Name": host.name},
+                opts=instance_opts,
             )
             self.instances[host.pool.name].append(instance)
             self.host_records.append((host, subnet_index, instance))

@@ -4,9 +4,10 @@ cloud's end of the VPN (``pulumi_stacks/private_peering``), through the Automati
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..infra import tags
 from ..plan import Plan
 from .consoles import AwsConsoles, Consoles
 from .pulumi_driver import ConfigInput
@@ -27,6 +28,30 @@ class AwsProvider(PulumiProvider):
 
     def consoles(self, plan_region: str | None) -> Consoles:
         return AwsConsoles(plan_region or self.env_vars.get("AWS_REGION"))
+
+    def find_pending(self, event: str, region: str | None
+                     ) -> Callable[[str, str, str], str | None] | None:
+        """An instance an interrupted `up` was creating: found by its tags (event and Name,
+        the host), so the next `up` imports it instead of launching a second one. Other kinds
+        are cleared (the reaper finds a tagged leftover by its event)."""
+
+        def find(urn: str, typ: str, name: str) -> str | None:
+            if typ != "aws:ec2/instance:Instance":
+                return None
+            import boto3
+
+            ec2 = boto3.client("ec2", region_name=region or self.env_vars.get("AWS_REGION"))
+            reply = ec2.describe_instances(Filters=[
+                {"Name": f"tag:{tags.EVENT}", "Values": [event]},
+                {"Name": "tag:Name", "Values": [name]},
+                {"Name": "instance-state-name",
+                 "Values": ["pending", "running", "stopping", "stopped"]},
+            ])
+            ids = [i["InstanceId"] for r in reply.get("Reservations", [])
+                   for i in r.get("Instances", [])]
+            return ids[0] if len(ids) == 1 else None
+
+        return find
 
     @staticmethod
     def peer_addresses(outputs: Mapping[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import string
 import subprocess
@@ -39,6 +40,9 @@ EXPIRY_GRACE = dt.timedelta(hours=12)
 DEFAULT_LIFETIME = dt.timedelta(hours=72)
 #: How long a new instance may take to print its host keys on the console (boot, cloud-init).
 HOST_KEY_TIMEOUT = 600.0
+#: CLI output lines worth the operator's display (the rest goes to the event's pulumi.log).
+_STEP = re.compile(r"\b(creating|created|updating|updated|deleting|deleted|replacing|"
+                   r"replaced|importing|imported|error|Resources:|Duration:)")
 
 
 def host_key_timeout_from_env(default: float = HOST_KEY_TIMEOUT) -> float:
@@ -229,8 +233,13 @@ class PulumiProvider:
             (h.name, HostState.REQUESTED, f"{self.name}: pulumi up {burst.where}")
             for h in plan.hosts if h.name not in current
         )
-        burst.refresh()
-        outputs = burst.up()
+        progress = self.progress(event_dir, burst.where)
+        for line in burst.resolve_pending(find=self.find_pending(spec.event, spec.region),
+                                          on_output=progress):
+            self.say(line)
+            progress(f"pending operation: {line}")
+        burst.refresh(on_output=progress)
+        outputs = burst.up(on_output=progress)
 
         if self.peering:
             peering = self._driver(self.peering_stack, spec.event)
@@ -244,8 +253,11 @@ class PulumiProvider:
                  "vpnPsk": str(psk)},
                 secrets=secret_keys,
             )
-            peering.refresh()
-            peering.up()
+            progress = self.progress(event_dir, peering.where)
+            for line in peering.resolve_pending(on_output=progress):
+                self.say(line)
+            peering.refresh(on_output=progress)
+            peering.up(on_output=progress)
 
         by_name = {h["name"]: h for h in outputs.get("hosts") or []}
         missing = sorted(set(planned) - set(by_name))
@@ -329,7 +341,7 @@ class PulumiProvider:
         self.say(f"destroying {', '.join(sorted(names))} through the stack "
                  f"(excludedHosts: {len(wanted)} host(s)), the others untouched")
         burst.set_config({"excludedHosts": wanted})
-        burst.up(**self._output_kwargs())
+        burst.up(on_output=self.progress(event_dir, burst.where))
         for host in sorted(names):
             if journal.state_of(host) not in (None, HostState.DESTROYED):
                 journal.record(host, HostState.DESTROYED,
@@ -341,8 +353,28 @@ class PulumiProvider:
             manifest.write(event_dir.manifest, data)
         return sorted(names)
 
-    def _output_kwargs(self) -> dict[str, Any]:
-        return {}
+    # What the CLI prints: every line to the event's pulumi.log, the resource steps to the
+    # operator's display (a VPN connection takes minutes; silence looks like a hang).
+    def progress(self, event_dir: EventDir, where: str) -> Callable[[str], None]:
+        log = event_dir.root / "pulumi.log"
+
+        def forward(line: str) -> None:
+            text = line.rstrip("\n")
+            if not text.strip():
+                return
+            event_dir.root.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(f"{now().isoformat()} {where}: {text}\n")
+            if _STEP.search(text):
+                self.say(f"{where}: {text.strip()}")
+
+        return forward
+
+    def find_pending(self, event: str, region: str | None
+                     ) -> Callable[[str, str, str], str | None] | None:
+        """How to find, in the cloud, a resource an interrupted `up` was creating (by its
+        tags); None: this provider cannot look, pending creates are left for the operator."""
+        return None
 
     def deprovision(self, event: str, event_dir: EventDir, journal: Journal) -> None:
         current = journal.current()
@@ -361,8 +393,9 @@ class PulumiProvider:
             driver = self._driver(stack_dir, event)
             if driver.open(create=False) is None:
                 continue
-            driver.refresh()
-            driver.destroy()
+            progress = self.progress(event_dir, driver.where)
+            driver.refresh(on_output=progress)
+            driver.destroy(on_output=progress)
         for host, entry in current.items():
             if entry.state is not HostState.DESTROYED:
                 journal.record(host, HostState.DESTROYED, f"{self.name}: pulumi destroy")
