@@ -19,6 +19,7 @@ from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
 from hybridburst.infra import mocking, programs
+from hybridburst.workspace import EventDir
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = REPO / "pulumi_stacks"
@@ -180,6 +181,17 @@ class FakePulumi(auto.PulumiCommand):
                 verb += " " + (args[1] if not args[1].startswith("-") else "get-all")
             out.append(f"{where}: {verb}")
         return out
+
+
+@pytest.fixture
+def event_dir(tmp_path: Path) -> EventDir:
+    """An event directory with a fleet key pair (fake keys: nothing connects)."""
+    d = EventDir(tmp_path / "events" / "double11")
+    d.ssh_dir.mkdir(parents=True)
+    d.private_key.write_text("fake private key\n")
+    d.private_key.with_suffix(".pub").write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetKey hybridburst-double11\n")
+    return d
 
 
 @pytest.fixture

@@ -69,16 +69,6 @@ def plan(provider: str, pools: tuple[Pool, ...], window: bool = True):
     ))
 
 
-@pytest.fixture
-def event_dir(tmp_path: Path) -> EventDir:
-    d = EventDir(tmp_path / "events" / "double11")
-    d.ssh_dir.mkdir(parents=True)
-    d.private_key.write_text("fake private key\n")
-    d.private_key.with_suffix(".pub").write_text(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetKey hybridburst-double11\n")
-    return d
-
-
 def provider(kind: str, engine: EmulatedPulumi, clock: Any = None,
              consoles: PrintingConsoles | None = None) -> AwsProvider | OpenStackProvider:
     cls, site = (AwsProvider, AWS_SITE) if kind == "aws" else (OpenStackProvider, OS_SITE)

@@ -38,16 +38,6 @@ def make(provider: str, pools: tuple[Pool, ...]) -> Plan:
     ))
 
 
-@pytest.fixture
-def event_dir(tmp_path: Path) -> EventDir:
-    d = EventDir(tmp_path / "events" / "double11")
-    d.ssh_dir.mkdir(parents=True)
-    d.private_key.write_text("fake private key\n")
-    d.private_key.with_suffix(".pub").write_text(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetKey hybridburst-double11\n")
-    return d
-
-
 class PrintingConsoles:
     """A cloud console on which every instance printed its host keys at boot."""
 
