@@ -119,8 +119,10 @@ def cloud(request: pytest.FixtureRequest,
 def test_up_says_it_is_emulated_and_ends_with_the_healthy_hosts_ready(cloud: CloudEvent) -> None:
     assert cloud.up.returncode == 0, cloud.up.stdout[-3000:] + cloud.up.stderr[-3000:]
     assert f"EMULATED {cloud.provider}" in cloud.up.stdout
-    rows = json.loads(hybridburst("status", cloud.event, "--json", check=True).stdout)["hosts"]
-    states = {r["host"]: r["state"] for r in rows}
+    status = json.loads(hybridburst("status", cloud.event, "--json", check=True).stdout)
+    assert (status["provider"], status["emulated"]) == (cloud.provider, True)
+    assert f"EMULATED {cloud.provider}" in hybridburst("status", cloud.event, check=True).stdout
+    states = {r["host"]: r["state"] for r in status["hosts"]}
     assert states == {**dict.fromkeys(cloud.case["healthy"], "ready"),
                       cloud.case["faulty"]: "destroyed"}
 

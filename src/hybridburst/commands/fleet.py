@@ -131,12 +131,15 @@ def status_rows(event_dir: EventDir) -> list[dict[str, Any]]:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     event_dir = EventDir.of(args.event)
-    load_event_meta(event_dir)
+    meta = load_event_meta(event_dir)
     rows = status_rows(event_dir)
+    emulated = bool(meta.get("emulated"))
     if args.json:
-        console.print_json(json.dumps({"event": args.event, "hosts": rows}))
+        console.print_json(json.dumps({"event": args.event, "provider": meta.get("provider"),
+                                       "emulated": emulated, "hosts": rows}))
         return 0
-    table = Table(title=f"{args.event}: {len(rows)} host(s)")
+    where = f"EMULATED {meta.get('provider')}" if emulated else meta.get("provider", "?")
+    table = Table(title=f"{args.event} ({where}): {len(rows)} host(s)")
     for column in ("host", "address", "pool", "instance_type", "state", "since", "reason"):
         table.add_column(column)
     for r in rows:
