@@ -323,7 +323,9 @@ class EmulatedPulumi(auto.PulumiCommand):
             self._launch_all(launches, mocks)
         self._save(where, stack, "resources", stored)
         self._save(where, stack, "outputs", outputs)
-        summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+        done = {"create": "created", "same": "unchanged", "update": "updated",
+                "replace": "replaced", "delete": "deleted"}
+        summary = ", ".join(f"{n} {done[a]}" for a, n in sorted(counts.items()))
         say(f"Resources: {summary}")
         return CommandResult(f"Resources: {summary}\n", "", 0)
 
