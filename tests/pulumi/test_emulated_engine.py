@@ -198,3 +198,25 @@ def test_a_program_error_reaches_the_operator_as_the_cli_would_print_it(
     with pytest.raises(Exception, match="overlaps the private cloud") as info:
         bad.provision(plan("aws", AWS_POOLS), event_dir, Journal(event_dir.journal))
     assert "Traceback" not in str(info.value)
+
+
+def test_a_retirement_killed_after_the_stack_update_is_finished_by_the_next_up(
+        tmp_path: Path, event_dir: EventDir) -> None:
+    """The stack left the host out and destroyed it, then the process died before the
+    journal said so: the next `up` learns it from the stack instead of refusing to run."""
+    cloud = RecordingCloud()
+    engine = EmulatedPulumi(tmp_path / "emu", cloud)
+    journal = Journal(event_dir.journal)
+    p = provider("aws", engine)
+    p.provision(plan("aws", AWS_POOLS), event_dir, journal)
+    journal.record("double11-web-02", HostState.QUARANTINED, "memory_mb: expected 4096")
+    burst = p._driver("aws_burst", "double11")
+    burst.open()
+    burst.set_config({"excludedHosts": ["double11-web-02"]})
+    burst.up()  # ... and the process is killed here
+    assert journal.state_of("double11-web-02") is HostState.QUARANTINED
+
+    doc = p.provision(_slots_to_launch(plan("aws", AWS_POOLS), journal), event_dir, journal)
+    assert journal.state_of("double11-web-02") is HostState.DESTROYED
+    assert [h["name"] for h in doc["hosts"]] == ["double11-web-01", "double11-web-03"]
+    assert [n for n, _ in cloud.destroyed] == ["double11-web-02"]

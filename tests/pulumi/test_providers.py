@@ -174,10 +174,12 @@ def test_destroy_is_refused_until_access_is_revoked(
     journal.record(names[0], HostState.REVOKED)
     provider.deprovision("double11", event_dir, journal)
     assert fake_pulumi.commands() == [
-        "private_peering: stack select", "private_peering: refresh",
+        "private_peering: stack select", "private_peering: stack export",
+        "private_peering: refresh",
         "private_peering: stack history", "private_peering: destroy",
         "private_peering: stack history",
-        "aws_burst: stack select", "aws_burst: refresh", "aws_burst: stack history",
+        "aws_burst: stack select", "aws_burst: config get-all", "aws_burst: stack export",
+        "aws_burst: refresh", "aws_burst: stack history",
         "aws_burst: destroy", "aws_burst: stack history",
     ]
     assert {e.state for e in journal.current().values()} == {HostState.DESTROYED}

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import HybridburstError
 from ..infra import tags
 from ..plan import Plan
 from .consoles import AwsConsoles, Consoles
@@ -49,7 +50,10 @@ class AwsProvider(PulumiProvider):
             ])
             ids = [i["InstanceId"] for r in reply.get("Reservations", [])
                    for i in r.get("Instances", [])]
-            return ids[0] if len(ids) == 1 else None
+            if len(ids) > 1:  # never guess: the operator decides (the error says how)
+                raise HybridburstError(f"{len(ids)} instances are tagged as {name} of {event}: "
+                                       f"{', '.join(sorted(ids))}")
+            return ids[0] if ids else None
 
         return find
 

@@ -51,7 +51,13 @@ class AwsConsoles:
         return self._client
 
     def output(self, instance_id: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            NoCredentialsError,
+            NoRegionError,
+            PartialCredentialsError,
+        )
 
         try:
             reply = self._ec2().get_console_output(InstanceId=instance_id, Latest=True)
@@ -65,9 +71,11 @@ class AwsConsoles:
                     f"ec2:GetConsoleOutput is refused ({code}); the host keys cannot be read") \
                     from exc
             raise HybridburstError(f"ec2 get-console-output {instance_id}: {code or exc}") from exc
-        except BotoCoreError as exc:
+        except (NoCredentialsError, PartialCredentialsError, NoRegionError) as exc:
             # No credentials, no region: nothing will change by waiting.
             raise ConsoleUnavailable(f"ec2 get-console-output: {exc}") from exc
+        except BotoCoreError as exc:  # a transport error: this read failed, the next may not
+            raise HybridburstError(f"ec2 get-console-output {instance_id}: {exc}") from exc
         text = reply.get("Output") or ""
         try:
             return base64.b64decode(text).decode("utf-8", errors="replace")
@@ -86,19 +94,36 @@ class OpenStackConsoles:
         self.region = region
         self._conn = connection
 
-    def _connection(self) -> Any:
+    def connection(self) -> Any:
+        """The openstacksdk Connection (made on first use)."""
         if self._conn is None:
             try:
                 import openstack
             except ImportError as exc:
-                raise HybridburstError(
+                raise ConsoleUnavailable(
                     "reading host keys from Nova's console needs openstacksdk "
                     "(pip install openstacksdk)") from exc
-            self._conn = openstack.connect(cloud=self.cloud, region_name=self.region)
+            try:
+                self._conn = openstack.connect(cloud=self.cloud, region_name=self.region)
+            except Exception as exc:  # openstack.exceptions.ConfigException and kin
+                raise ConsoleUnavailable(f"openstack connect (cloud {self.cloud!r}): {exc}") \
+                    from exc
         return self._conn
 
     def output(self, instance_id: str) -> str:
-        reply = self._connection().compute.get_server_console_output(instance_id)
+        try:
+            reply = self.connection().compute.get_server_console_output(instance_id)
+        except ConsoleUnavailable:
+            raise
+        except Exception as exc:  # openstacksdk's HttpException carries status_code
+            status = getattr(exc, "status_code", None)
+            if status in (404, 409):  # not there yet, or still building
+                return ""
+            if status in (401, 403):
+                raise ConsoleUnavailable(
+                    f"Nova refuses the console log ({status}); the host keys cannot be read") \
+                    from exc
+            raise HybridburstError(f"nova console log {instance_id}: {exc}") from exc
         if isinstance(reply, Mapping):
             return str(reply.get("output") or "")
         return str(reply or "")

@@ -228,13 +228,15 @@ class PulumiProvider:
             else:
                 psk = stack_config["vpnPsk"]
         burst.set_config(values, secrets=secret_keys)
+        region = self.stack_region(spec.region, existing)
+        excluded = set(config_list(existing, burst.key("excludedHosts")))
 
         journal.record_many(
             (h.name, HostState.REQUESTED, f"{self.name}: pulumi up {burst.where}")
             for h in plan.hosts if h.name not in current
         )
         progress = self.progress(event_dir, burst.where)
-        for line in burst.resolve_pending(find=self.find_pending(spec.event, spec.region),
+        for line in burst.resolve_pending(find=self.find_pending(spec.event, region),
                                           on_output=progress):
             self.say(line)
             progress(f"pending operation: {line}")
@@ -260,6 +262,17 @@ class PulumiProvider:
             peering.up(on_output=progress)
 
         by_name = {h["name"]: h for h in outputs.get("hosts") or []}
+        # A host left out of the stack (excludedHosts) by a retirement that was interrupted
+        # before its journal record: the stack destroyed it, the journal learns it now.
+        current = journal.current()
+        for name in sorted(excluded & set(planned) - set(by_name)):
+            if name in current and current[name].state in HOLDS_ACCESS:
+                continue  # never while it may hold access; the missing-host error says so
+            if name in current:
+                journal.record(name, HostState.DESTROYED,
+                               f"{self.name}: left out of the stack (excludedHosts)")
+            sshkeys.forget_hosts(event_dir.known_hosts, {name})
+            del planned[name]
         missing = sorted(set(planned) - set(by_name))
         if missing:
             raise HybridburstError(
@@ -295,8 +308,13 @@ class PulumiProvider:
             doc["private_ssh"] = dict(self.private_ssh)
             doc = manifest.check(doc, f"{burst.where} outputs")
         manifest.write(event_dir.manifest, doc)
-        self.learn_host_keys(doc, event_dir, journal, spec.region)
+        self.learn_host_keys(doc, event_dir, journal, outputs.get("region") or region)
         return doc
+
+    def stack_region(self, spec_region: str | None, config: Mapping[str, Any]) -> str | None:
+        """The region the stack runs in: the spec's, else the stack's own ``<cloud>:region``."""
+        key = f"{self.name}:region"
+        return spec_region or (str(config[key].value) if key in config else None)
 
     # Host keys from the console, never trusted on first use.
     def learn_host_keys(self, doc: Mapping[str, Any], event_dir: EventDir, journal: Journal,
@@ -394,6 +412,12 @@ class PulumiProvider:
             if driver.open(create=False) is None:
                 continue
             progress = self.progress(event_dir, driver.where)
+            # An interrupted `up` may have left pending creates that `destroy` would ignore
+            # (and leave running): import or clear them first.
+            find = (self.find_pending(event, self.stack_region(None, driver.config()))
+                    if stack_dir == self.burst_stack else None)
+            for line in driver.resolve_pending(find=find, on_output=progress):
+                self.say(line)
             driver.refresh(on_output=progress)
             driver.destroy(on_output=progress)
         for host, entry in current.items():

@@ -78,6 +78,13 @@ def peering_config(topo: topology.Topology) -> dict[str, Any]:
 class _Emulated(PulumiProvider):
     cloud: EmulatedCloud
 
+    def provision(self, plan: Any, event_dir: EventDir, journal: Any) -> dict[str, Any]:
+        doc = super().provision(plan, event_dir, journal)
+        # The subnet routers live on the local gateway: a restarted gateway lost them.
+        for gateway in sorted({h["gateway"] for h in doc["hosts"] if h.get("gateway")}):
+            self.cloud.ensure_router(gateway)
+        return doc
+
     def deprovision(self, event: str, event_dir: EventDir, journal: Any) -> None:
         super().deprovision(event, event_dir, journal)
         if self.cloud.private.remove_if_unused():

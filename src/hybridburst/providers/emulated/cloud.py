@@ -93,14 +93,23 @@ class EmulatedCloud:
                 self._image = self.private.ensure()
             return self._image
 
+    def ensure_router(self, gateway: str) -> None:
+        """The subnet's router address answered by the local gateway (the emulated VPC router),
+        added again when the gateway was restarted."""
+        self.image()  # the private side runs (started again if it was stopped)
+        with self._lock:
+            self._routers.discard(gateway)
+        self._router(gateway)
+
     def _router(self, gateway: str) -> None:
-        """The subnet's router address answered by the local gateway (the emulated VPC router)."""
         with self._lock:
             if gateway in self._routers:
                 return
             gw = self.topo.host_in("gateway")
             info = inspect("container", gw) or {}
             nets = info.get("NetworkSettings", {}).get("Networks", {})
+            if BURST_NET not in nets:
+                raise EmulationError(f"{gw} is not on the burst network {BURST_NET}")
             device = "eth1" if list(nets).index(BURST_NET) == 1 else "eth0"
             if gateway != self.topo.gateway_burst:
                 prefix = self.topo.burst_network.prefixlen

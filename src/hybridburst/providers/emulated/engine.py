@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 import secrets
 import threading
@@ -187,8 +188,16 @@ class EmulatedPulumi(auto.PulumiCommand):
         key_file = self.root / "secrets.key"
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.touch(mode=0o600)
-            key_file.write_bytes(Fernet.generate_key())
+            tmp = key_file.with_name(f".secrets.key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+            try:
+                os.link(tmp, key_file)  # the first writer wins; the others read its key
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return Fernet(key_file.read_bytes())
 
     def _seal(self, value: str) -> str:
