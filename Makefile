@@ -38,7 +38,7 @@ molecule: setup
 	@set -e; for s in $(SCENARIOS); do echo "==> molecule test -s $$s"; $(BIN)/molecule test -s $$s; done
 
 test: setup lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest --durations=15 tests
 	@$(MAKE) --no-print-directory molecule
 
 bench: setup
