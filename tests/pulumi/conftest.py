@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
 from hybridburst.infra import mocking, programs
+from hybridburst.providers.emulated.engine import program_config
 from hybridburst.workspace import EventDir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,18 +155,7 @@ class FakePulumi(auto.PulumiCommand):
 
     def _run_program(self, where: str, key: tuple[str, str]) -> dict[str, Any]:
         project = programs.PROJECTS[where]
-        config: dict[str, Any] = {}
-        secrets = []
-        for name, (value, secret) in self.config.get(key, {}).items():
-            match = re.fullmatch(r"(.+)\[(\d+)\]", name)
-            short = name.removeprefix(f"{project}:")
-            if match:
-                short = match[1].removeprefix(f"{project}:")
-                config.setdefault(short, []).append(value)
-            else:
-                config[short] = value
-            if secret:
-                secrets.append(short)
+        config, secrets = program_config(project, self.config.get(key, {}))
         outputs, _ = mocking.run_program(programs.PROGRAMS[where], project=project,
                                          config=config, secret_keys=secrets)
         return outputs

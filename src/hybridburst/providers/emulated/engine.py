@@ -83,6 +83,24 @@ class _Planned:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
+def program_config(project: str, flat: Mapping[str, tuple[str, bool]]
+                   ) -> tuple[dict[str, Any], list[str]]:
+    """Stack config as the CLI keeps it (``project:key`` and ``project:key[0]`` entries, each
+    ``(value, secret)``) to the program's config: short keys, lists gathered, secret keys."""
+    config: dict[str, Any] = {}
+    secret_keys = []
+    for name, (value, secret) in flat.items():
+        match = re.fullmatch(r"(.+)\[(\d+)\]", name)
+        short = (match[1] if match else name).removeprefix(f"{project}:")
+        if match:
+            config.setdefault(short, []).append(value)
+        else:
+            config[short] = value
+        if secret:
+            secret_keys.append(short)
+    return config, secret_keys
+
+
 class DiffingMocks(mocking.RecordingMocks):
     """Mocks that answer from the stack's previous resources where inputs are unchanged."""
 
@@ -278,20 +296,10 @@ class EmulatedPulumi(auto.PulumiCommand):
 
     # -- up and destroy ---------------------------------------------------------------------
     def _program_config(self, where: str, stack: str) -> tuple[dict[str, Any], list[str]]:
-        project = programs.PROJECTS[where]
-        config: dict[str, Any] = {}
-        secret_keys = []
-        for name, (stored, secret) in self._load(where, stack, "config", {}).items():
-            value = self._open(stored) if secret else stored
-            match = re.fullmatch(r"(.+)\[(\d+)\]", name)
-            short = (match[1] if match else name).removeprefix(f"{project}:")
-            if match:
-                config.setdefault(short, []).append(value)
-            else:
-                config[short] = value
-            if secret:
-                secret_keys.append(short)
-        return config, secret_keys
+        stored = self._load(where, stack, "config", {})
+        flat = {name: (self._open(v) if secret else v, secret)
+                for name, (v, secret) in stored.items()}
+        return program_config(programs.PROJECTS[where], flat)
 
     def _up(self, where: str, stack: str, say: Callable[[str], None]) -> CommandResult:
         project = programs.PROJECTS[where]
