@@ -5,8 +5,14 @@ Python standard library only: a burst host has python3 and nothing else to insta
 
   GET /              the release and the host that answered
   GET /health        200 only when the backend answers its own /health (503 otherwise):
-                     a host without access to the private network is never healthy
-  GET /products/<id> the product, fetched from the backend through the gateway
+                     a host without access to the private network is never healthy. The
+                     answer is a status only: never the backend's address nor its errors
+  GET /products/<id> the product, fetched from the backend through the gateway; <id> is
+                     1 to 12 digits, the form of the backend's ids
+
+Nothing else reaches the backend: any other path (``..``, a query string, encoded slashes,
+other ids, other methods) is answered 404 here and the backend never sees it. The request
+sent to the backend is built from the checked id, never from the client's path.
 
 Every answer carries ``release`` and ``host`` (also as X-Release and X-Served-By headers),
 so a client behind the load balancer sees which host and release served it.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import socket
 import sys
@@ -26,6 +33,10 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+# The only path proxied to the backend, matched on the raw request target (no decoding,
+# no normalisation: "/products/%31" or "/products/1/" are refused, not rewritten).
+PRODUCT_PATH = re.compile(r"/products/([0-9]{1,12})\Z")
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,13 +62,16 @@ class Storefront(ThreadingHTTPServer):
         self.host = socket.gethostname()
 
     def fetch(self, path: str) -> tuple[int, dict[str, Any]]:
+        """GET ``path`` (built here from checked parts) from the backend: its status and
+        JSON body; 0 when it cannot be reached or its answer is not JSON."""
         try:
             with urllib.request.urlopen(self.backend + path, timeout=self.backend_timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
+                body = json.loads(resp.read() or b"{}")
+                return resp.status, body if isinstance(body, dict) else {}
         except urllib.error.HTTPError as exc:
-            return exc.code, {"error": f"backend answered {exc.code}"}
-        except (OSError, ValueError) as exc:
-            return 0, {"error": f"backend unreachable: {exc}"}
+            return exc.code, {}
+        except (OSError, ValueError):
+            return 0, {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -66,26 +80,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
+        product = PRODUCT_PATH.match(self.path)
         if self.path == "/":
             self.reply(200, {"service": "storefront"})
         elif self.path == "/health":
+            # A status, never the backend's address nor its error text.
             if srv.release.get("health_fault"):
                 self.reply(503, {"status": "failing", "reason": "release self-check failed"})
                 return
-            status, body = srv.fetch("/health")
+            status, _ = srv.fetch("/health")
             if status == 200:
-                self.reply(200, {"status": "ok", "backend": srv.backend})
+                self.reply(200, {"status": "ok"})
             else:
-                self.reply(503, {"status": "failing", "backend": srv.backend,
-                                 "reason": body.get("error", f"backend answered {status}")})
-        elif self.path.startswith("/products/"):
-            status, body = srv.fetch(self.path)
+                self.reply(503, {"status": "failing", "reason": "backend unavailable"})
+        elif product:
+            status, body = srv.fetch(f"/products/{product.group(1)}")
             if status == 200:
                 self.reply(200, {"product": body})
             elif status == 404:
                 self.reply(404, {"error": "no such product"})
             else:
-                self.reply(502, {"error": body.get("error", f"backend answered {status}")})
+                self.reply(502, {"error": "backend unavailable"})
         else:
             self.reply(404, {"error": "not found"})
 
