@@ -16,6 +16,8 @@ description:
   - Membership is also recorded in I(members_file) (JSON, under a lock), so that a
     configuration rendered from it brings the same servers back after a restart.
   - Supports check mode.
+  - The backend and server names, the address, the port and the server options are checked
+    before anything is sent (nothing that could end one runtime command and start another).
 options:
   socket:
     description: Path of the runtime API socket (level admin).
@@ -103,14 +105,50 @@ members:
 """
 
 import fcntl
+import ipaddress
 import json
 import os
+import re
 import socket
 import tempfile
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+
+# What may reach the runtime API: one command per line, words separated by spaces, so a
+# name, address or option with a space, newline or ';' could smuggle in another command.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}\Z")
+HOSTNAME = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                      r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+OPTION = re.compile(r"[A-Za-z0-9_.:/-]+\Z")
+
+
+def check_params(p: dict[str, Any]) -> list[str]:
+    """What is wrong with the parameters that reach HAProxy (empty when nothing is)."""
+    problems = []
+    for key in ("backend", "name"):
+        value = p.get(key)
+        if not isinstance(value, str) or not NAME.match(value):
+            problems.append(f"{key} {value!r} is not an HAProxy name (letters, digits, "
+                            "'_', '.', ':', '-'; at most 64)")
+    address = p.get("address")
+    if address is not None:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            if not isinstance(address, str) or not HOSTNAME.match(address):
+                problems.append(f"address {address!r} is neither an IP address nor a host name")
+    port = p.get("port")
+    if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+        problems.append(f"port {port!r} is not 1-65535")
+    options = p.get("server_options")
+    if options is not None and (not isinstance(options, str) or not all(
+            OPTION.match(word) for word in options.split(" "))):
+        problems.append(f"server_options {options!r} are not words of letters, digits, "
+                        "'_', '.', ':', '/', '-' separated by single spaces")
+    return problems
+
 
 MAINT_BITS = 0x01 | 0x20 | 0x40  # forced, resolution, health-check-forced maintenance
 DRAIN_BIT = 0x08
@@ -235,6 +273,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    problems = check_params(p)
+    if problems:
+        module.fail_json(msg="refused: " + "; ".join(problems))
     rt = Runtime(p["socket"])
     be, name, state = p["backend"], p["name"], p["state"]
     ident = f"{be}/{name}"
