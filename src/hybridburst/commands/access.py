@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from .. import locks
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..runner import RunResult, run_playbook
@@ -17,15 +18,15 @@ from .fleet import load_event_meta
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("authorize", help="let the validated hosts of an event into the private network")
     p.add_argument("event")
-    p.set_defaults(func=cmd_authorize)
+    p.set_defaults(func=cmd_authorize, locks_event=locks.event_argument)
     p = sub.add_parser("revoke", help="take hosts of an event out of the private network")
     p.add_argument("event")
     p.add_argument("--host", action="append", help="only this host (repeatable)")
-    p.set_defaults(func=cmd_revoke)
+    p.set_defaults(func=cmd_revoke, locks_event=locks.event_argument)
     p = sub.add_parser("reconcile-access",
                        help="drop gateway entries that no validated, live burst host owns")
     p.add_argument("event", help="an event whose inventory reaches the gateway")
-    p.set_defaults(func=cmd_reconcile)
+    p.set_defaults(func=cmd_reconcile, locks_event=locks.event_argument)
 
 
 GATEWAY_ADD = "Put the validated hosts in the gateway's allow set (one atomic change)"
@@ -40,17 +41,20 @@ def authorize(event_dir: EventDir, console: Console, hosts: list[str] | None = N
                               if e.state in (HostState.VALIDATED, *HOLDS_ACCESS))
     if not targets:
         raise HybridburstError(f"{event_dir.root.name}: no validated host to authorize")
-    run = run_playbook(event_dir, "authorize.yml", {"authorize_hosts": ",".join(targets)},
-                       limit=",".join(targets))
-    refused = {**run.failed, **run.unreachable}
-    admitted = run.task_succeeded(GATEWAY_ADD)
-    for host in targets:
-        if host in refused:
-            console.print(f"[red]{host}: not authorized: {refused[host]}[/]")
-            continue
-        entry = current.get(host)
-        if admitted and entry and entry.state is HostState.VALIDATED:
-            journal.record(host, HostState.AUTHORIZED, "in the gateway's allow set")
+    # The allow set is shared by every event: change it and journal the change under the
+    # machine lock, so a reconcile never sees the one without the other.
+    with locks.machine():
+        run = run_playbook(event_dir, "authorize.yml", {"authorize_hosts": ",".join(targets)},
+                           limit=",".join(targets))
+        refused = {**run.failed, **run.unreachable}
+        admitted = run.task_succeeded(GATEWAY_ADD)
+        for host in targets:
+            if host in refused:
+                console.print(f"[red]{host}: not authorized: {refused[host]}[/]")
+                continue
+            entry = current.get(host)
+            if admitted and entry and entry.state is HostState.VALIDATED:
+                journal.record(host, HostState.AUTHORIZED, "in the gateway's allow set")
     return run
 
 
@@ -64,16 +68,17 @@ def revoke(event_dir: EventDir, console: Console, hosts: list[str] | None = None
                               if e.state not in (HostState.DESTROYED, HostState.REQUESTED))
     if not targets:
         return RunResult("revoke.yml", "nothing to do", 0, event_dir.artifacts)
-    run = run_playbook(event_dir, "revoke.yml", {"revoke_hosts": ",".join(targets)},
-                       limit=",".join([*targets, "gateway"]))
-    if not run.task_succeeded(GATEWAY_REMOVE):
-        raise HybridburstError(
-            f"revocation failed on the gateway: access may still be open; see {run.private_data_dir}")
-    for host in targets:
-        entry = current.get(host)
-        if entry and entry.state in (*HOLDS_ACCESS, HostState.LAUNCHED, HostState.VALIDATED,
-                                     HostState.QUARANTINED, HostState.FAILED):
-            journal.record(host, HostState.REVOKED, "out of the gateway's allow set")
+    with locks.machine():
+        run = run_playbook(event_dir, "revoke.yml", {"revoke_hosts": ",".join(targets)},
+                           limit=",".join([*targets, "gateway"]))
+        if not run.task_succeeded(GATEWAY_REMOVE):
+            raise HybridburstError("revocation failed on the gateway: access may still be "
+                                   f"open; see {run.private_data_dir}")
+        for host in targets:
+            entry = current.get(host)
+            if entry and entry.state in (*HOLDS_ACCESS, HostState.LAUNCHED, HostState.VALIDATED,
+                                         HostState.QUARANTINED, HostState.FAILED):
+                journal.record(host, HostState.REVOKED, "out of the gateway's allow set")
     return run
 
 
@@ -112,9 +117,10 @@ def allowed_addresses() -> list[str]:
 def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
     event_dir = EventDir.of(args.event)
     load_event_meta(event_dir)
-    allowed = allowed_addresses()
-    run = run_playbook(event_dir, "reconcile_access.yml",
-                       {"private_access_reconcile_allowed": allowed}, limit="gateway")
+    with locks.machine():
+        allowed = allowed_addresses()
+        run = run_playbook(event_dir, "reconcile_access.yml",
+                           {"private_access_reconcile_allowed": allowed}, limit="gateway")
     if run.rc != 0:
         raise HybridburstError(f"reconcile failed; see {run.private_data_dir}")
     console.print(f"allow set reconciled: {len(allowed)} address(es) may hold access")

@@ -7,6 +7,7 @@ import json
 
 from rich.console import Console
 
+from .. import locks
 from ..app import release as app_release
 from ..errors import HybridburstError
 from ..journal import Journal
@@ -27,12 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("deploy", help="roll the storefront out to the authorized hosts of an event")
     p.add_argument("event")
     p.add_argument("--release", help="release for every host (default: each pool's release)")
-    p.set_defaults(func=cmd_deploy)
+    p.set_defaults(func=cmd_deploy, locks_event=locks.event_argument)
     p = sub.add_parser("drain", help="take hosts of an event out of the load balancer, no request lost")
     p.add_argument("event")
     p.add_argument("--host", action="append", help="only this host (repeatable)")
     p.add_argument("--timeout", type=int, default=60, help="seconds a host may take to drain")
-    p.set_defaults(func=cmd_drain)
+    p.set_defaults(func=cmd_drain, locks_event=locks.event_argument)
 
 
 def artifact(version: str) -> str:

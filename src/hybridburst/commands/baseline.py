@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from .. import locks
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..runner import RunResult, run_playbook
@@ -19,7 +20,7 @@ TARGET_STATES = (HostState.AUTHORIZED, HostState.BASELINED, HostState.READY)
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("baseline", help="apply the production baseline to the authorized hosts")
     p.add_argument("event")
-    p.set_defaults(func=cmd_baseline)
+    p.set_defaults(func=cmd_baseline, locks_event=locks.event_argument)
 
 
 def baseline(event_dir: EventDir, console: Console,

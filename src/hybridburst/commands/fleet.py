@@ -12,7 +12,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from .. import manifest, providers, spec
+from .. import locks, manifest, providers, spec
+from ..atomic import write_atomic
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..plan import make_plan
@@ -23,11 +24,11 @@ from ..workspace import EventDir
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("provision", help="create the capacity of an event spec, write the manifest")
     p.add_argument("spec", type=Path)
-    p.set_defaults(func=cmd_provision)
+    p.set_defaults(func=cmd_provision, locks_event=locks.event_of_spec)
 
     p = sub.add_parser("deprovision", help="destroy everything of an event (twice is fine)")
     p.add_argument("event")
-    p.set_defaults(func=cmd_deprovision)
+    p.set_defaults(func=cmd_deprovision, locks_event=locks.event_argument)
 
     p = sub.add_parser("status", help="every host of an event, its state, since when and why")
     p.add_argument("event")
@@ -47,20 +48,22 @@ def save_event_meta(event_dir: EventDir, event_spec: spec.EventSpec) -> None:
         "private_inventory": str(event_spec.private_inventory)
         if event_spec.private_inventory else None,
     }
-    (event_dir.root / "event.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_atomic(event_dir.root / "event.json", json.dumps(meta, indent=2) + "\n")
     # The spec as it was used, loadable from the event directory (settlement reads it).
     text = Path(event_spec.source).read_text()
     data = yaml.safe_load(text)
     if event_spec.private_inventory:
         data["private_inventory"] = str(event_spec.private_inventory)
-    event_dir.spec_copy.write_text(
+    write_atomic(
+        event_dir.spec_copy,
         f"# copy of {Path(event_spec.source).resolve()} as used for this event\n"
         + yaml.safe_dump(data, sort_keys=False))
 
 
 def write_inventory_config(event_dir: EventDir) -> None:
     """The event's inventory source for ansible-inventory, ansible-playbook and the runner."""
-    event_dir.inventory_config.write_text(
+    write_atomic(
+        event_dir.inventory_config,
         "# Inventory of this event's fleet: ansible-inventory -i THIS_FILE --graph\n"
         "plugin: hybridburst.platform.fleet\n"
         f"manifest: {event_dir.manifest}\n"

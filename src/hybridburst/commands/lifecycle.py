@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .. import lifecycle, spec
+from .. import lifecycle, locks, spec
 from ..plan import make_plan
 from ..reporting import Reporter
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--over-budget-ok", action="store_true",
                    help="go ahead even when the estimate exceeds the spec's budget")
     p.add_argument("--json", action="store_true", help="JSON lines of events on stdout (CI, AWX)")
-    p.set_defaults(func=cmd_up)
+    p.set_defaults(func=cmd_up, locks_event=locks.event_of_spec)
 
     p = sub.add_parser("down", help="give back: drain, revoke, deprovision, settle")
     p.add_argument("event")
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="with no local state of the event: where to look for what still runs")
     p.add_argument("--region", help="with --provider aws/openstack: the region to look in")
     p.add_argument("--cloud", help="with --provider openstack: the clouds.yaml entry")
-    p.set_defaults(func=cmd_down)
+    p.set_defaults(func=cmd_down, locks_event=locks.event_argument)
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .. import spec
+from .. import locks, spec
+from ..atomic import write_atomic
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..runner import run_playbook
@@ -25,7 +28,7 @@ REVALIDATABLE = {HostState.LAUNCHED, HostState.VALIDATED, HostState.QUARANTINED,
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("validate", help="check each host against the inventory; quarantine misfits")
     p.add_argument("event")
-    p.set_defaults(func=cmd_validate)
+    p.set_defaults(func=cmd_validate, locks_event=locks.event_argument)
 
 
 def min_healthy_shares(event_dir: EventDir) -> dict[str, float]:
@@ -46,9 +49,7 @@ def validate(event_dir: EventDir, console: Console, hosts: list[str] | None = No
                      and (hosts is None or h in hosts))
     if not targets:
         raise HybridburstError(f"{event_dir.root.name}: no launched host to validate")
-    run_dir = event_dir.root / "validation" / "last-run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "validation.json").unlink(missing_ok=True)
+    run_dir = report_dir(event_dir)
     run = run_playbook(event_dir, "validate.yml",
                        {"validate_report_dir": str(run_dir), "validate_hosts": ",".join(targets)},
                        limit=",".join([*targets, "localhost"]))
@@ -79,10 +80,16 @@ def merge_report(folder: Path, report: dict[str, Any], summary: str) -> None:
     document = {"version": 1, "hosts": merged,
                 "validated": sum(r["verdict"] == "validated" for r in merged),
                 "quarantined": sum(r["verdict"] == "quarantined" for r in merged)}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n")
-    tmp.replace(path)
-    (folder / "validation.txt").write_text(summary)
+    write_atomic(path, json.dumps(document, indent=2) + "\n")
+    write_atomic(folder / "validation.txt", summary)
+
+
+def report_dir(event_dir: EventDir) -> Path:
+    """A folder of this run's own: a concurrent run never writes over its report."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    run_dir = event_dir.root / "validation" / "runs" / f"{stamp}-{os.getpid()}"
+    run_dir.mkdir(parents=True)
+    return run_dir
 
 
 def healthy_enough(report: dict[str, Any], pools: dict[str, str],

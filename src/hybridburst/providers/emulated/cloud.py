@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
-from ... import catalog
+from ... import catalog, locks
 from ...errors import HybridburstError
 from ...spec import Fault
+from ..local import reservations
 from ..local.machines import ADMIN_USER, Machine, wait_for_ssh
 from ..local.podman import containers, inspect, nsenter_net, podman
 from ..local.privateside import BURST_NET, ROLE_LABEL, PrivateSide
@@ -140,11 +141,13 @@ class EmulatedCloud:
             raise EmulationError(
                 f"{name}: subnet {subnet} is outside the local cloud's burst network "
                 f"{self.topo.burst_network}; the emulated stack must use a range inside it")
-        with self._lock:
-            used = self._used()
+        # Chosen and reserved under the machine lock: another command's allocation sees it.
+        with self._lock, locks.machine():
+            used = self._used() | reservations.reserved_addresses()
             for address in list(subnet.hosts())[FIRST_USABLE - 1:]:
                 if str(address) not in used:
                     self._taken.add(str(address))
+                    reservations.reserve([str(address)], _tags(inputs).get("hybridburst:event", ""))
                     return str(address)
         raise EmulationError(f"{name}: subnet {subnet} has no free address")
 

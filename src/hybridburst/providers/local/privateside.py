@@ -6,18 +6,17 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import string
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from ... import sshkeys
+from ... import locks, sshkeys
 from ...errors import HybridburstError
 from ...paths import PLAYBOOKS, REPO
 from ...runner import run_playbook
 from ...workspace import EventDir
-from . import hostprep, image, lxcfs
+from . import hostprep, image, lxcfs, reservations
 from .machines import ADMIN_USER, Machine, wait_for_ssh
 from .podman import containers, inspect, nsenter_net, podman
 from .topology import Topology
@@ -58,7 +57,7 @@ class PrivateSide:
         self.topo = topo
         # The local cloud is one per machine (its containers and networks are), and so are
         # its keys: every state directory (demo, tests, an operator's) shares it.
-        self.dir = Path(os.environ.get("HYBRIDBURST_LOCAL_CLOUD_DIR", "/var/lib/hybridburst/local-cloud"))
+        self.dir = locks.local_cloud_dir()
         self.log = log
 
     @property
@@ -79,7 +78,13 @@ class PrivateSide:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def ensure(self) -> str:
-        """Make sure the whole private side runs; returns the image tag for burst hosts."""
+        """Make sure the whole private side runs; returns the image tag for burst hosts.
+        Under the machine lock; this process counts as a user of the private side."""
+        with locks.machine():
+            reservations.use_private_side()
+            return self._ensure()
+
+    def _ensure(self) -> str:
         tag = image.ensure(self.log)
         hostprep.ensure()
         lxcfs.ensure()
@@ -182,9 +187,14 @@ class PrivateSide:
         }
 
     def remove_if_unused(self) -> bool:
-        """Remove the private side and networks when no burst host of any event is left."""
-        if containers(f"{ROLE_LABEL}=burst"):
-            return False
+        """Remove the private side and networks when no burst host of any event is left and
+        no other command is using it (under the machine lock)."""
+        with locks.machine():
+            if containers(f"{ROLE_LABEL}=burst") or reservations.other_users():
+                return False
+            return self._remove()
+
+    def _remove(self) -> bool:
         names = [c["Names"][0] for c in containers("hybridburst=1")]
         if names:
             podman("rm", "-f", "-t", "0", *names)

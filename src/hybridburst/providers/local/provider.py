@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ... import locks, sshkeys
 from ... import manifest as manifest_mod
-from ... import sshkeys
 from ...errors import HybridburstError
 from ...journal import Journal
 from ...plan import Plan, PlannedHost
 from ...states import HostState
 from ...workspace import EventDir, state_root
-from . import topology
+from . import reservations, topology
 from .machines import ADMIN_USER, Machine, wait_for_ssh
 from .podman import containers, inspect, nsenter_net, podman
 from .privateside import BURST_NET, ROLE_LABEL, PrivateSide
@@ -54,7 +54,9 @@ class LocalProvider:
 
     # -- addresses -------------------------------------------------------------------------
     def _used_addresses(self) -> set[str]:
-        used = {self.topo.gateway_burst}
+        """Addresses taken: by any burst container, manifest or live reservation (call it
+        under the machine lock, and reserve what you take before you let go of it)."""
+        used = {self.topo.gateway_burst, *reservations.reserved_addresses()}
         for c in containers(f"{ROLE_LABEL}=burst"):
             info = inspect("container", c["Id"]) or {}
             nets = info.get("NetworkSettings", {}).get("Networks", {})
@@ -86,7 +88,6 @@ class LocalProvider:
     # -- provision -------------------------------------------------------------------------
     def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
         spec = plan.spec
-        tag = self.private.ensure()
         pub = sshkeys.ensure_keypair(event_dir.private_key, f"hybridburst-{spec.event}")
         keys = event_dir.ssh_dir / "authorized_keys"
         keys.write_text(pub.read_text())
@@ -95,20 +96,26 @@ class LocalProvider:
         previous = {}
         if event_dir.manifest.exists():
             previous = {h["name"]: h for h in manifest_mod.read(event_dir.manifest)["hosts"]}
-        running = {
-            c["Labels"].get(HOST_LABEL): c for c in containers(f"{EVENT_LABEL}={spec.event}")
-            if c.get("State") == "running"
-        }
-        used = self._used_addresses()
-        todo = [h for h in plan.hosts if not (h.name in previous and h.name in running)]
-        fresh = [h for h in todo if h.name not in previous]
-        addresses = {h.name: previous[h.name]["address"] for h in todo if h.name in previous}
-        addresses.update(zip([h.name for h in fresh], self._allocate(len(fresh), used), strict=True))
-        wrong = [h for h in todo if h.fault and h.fault.wrong_address]
-        wrong_addresses = dict(
-            zip([h.name for h in wrong], self._allocate(len(wrong), used, from_top=True),
-                strict=True)
-        )
+        # The shared parts under the machine lock: the private side runs, and the addresses
+        # are chosen and reserved before another command may look at what is free.
+        with locks.machine():
+            tag = self.private.ensure()
+            running = {
+                c["Labels"].get(HOST_LABEL): c
+                for c in containers(f"{EVENT_LABEL}={spec.event}") if c.get("State") == "running"
+            }
+            used = self._used_addresses()
+            todo = [h for h in plan.hosts if not (h.name in previous and h.name in running)]
+            fresh = [h for h in todo if h.name not in previous]
+            addresses = {h.name: previous[h.name]["address"] for h in todo if h.name in previous}
+            addresses.update(zip([h.name for h in fresh], self._allocate(len(fresh), used),
+                                 strict=True))
+            wrong = [h for h in todo if h.fault and h.fault.wrong_address]
+            wrong_addresses = dict(
+                zip([h.name for h in wrong], self._allocate(len(wrong), used, from_top=True),
+                    strict=True)
+            )
+            reservations.reserve([*addresses.values(), *wrong_addresses.values()], spec.event)
         records = dict(previous)
         if todo:
             self.log(f"launching {len(todo)} host(s) of {spec.event} on the local cloud")
