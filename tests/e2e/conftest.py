@@ -109,5 +109,6 @@ def allow_set() -> set[str]:
     ).stdout
     elements: set[str] = set()
     for item in json.loads(out)["nftables"]:
-        elements.update(item.get("set", {}).get("elem", []))
+        # Each element binds interface . address . MAC: the address is what tests compare.
+        elements.update(e["concat"][1] for e in item.get("set", {}).get("elem", []))
     return elements

@@ -95,11 +95,18 @@ def test_sliced_authorize_keeps_both_halves_and_reconcile_drops_strays(validated
         proc = playbook(validated, "authorize.yml", "-e", f"authorize_hosts={','.join(part)}")
         assert proc.returncode == 0, proc.stdout
     assert allow_set() == addresses(validated, HEALTHY)
+    # A stray entry for a quarantined host of this event goes; an entry of an address this
+    # event does not own (another event's, another state directory's) stays.
+    stray = f"eth1 . {validated.host('e2e-web-02')['address']} . 02:00:00:c9:00:99"
+    foreign = "eth1 . 10.201.0.250 . 02:00:00:c9:00:fa"
     podman("exec", "hb-gateway", "nft", "add", "element", "inet", "hybridburst", "burst_allowed",
-           "{ 10.201.0.250 }")
-    assert "10.201.0.250" in allow_set()
+           f"{{ {stray}, {foreign} }}")
+    assert allow_set() == addresses(validated, [*HEALTHY, "e2e-web-02"]) | {"10.201.0.250"}
     proc = playbook(validated, "reconcile_access.yml")
     assert proc.returncode == 0, proc.stdout
+    assert allow_set() == addresses(validated, HEALTHY) | {"10.201.0.250"}
+    podman("exec", "hb-gateway", "nft", "delete", "element", "inet", "hybridburst",
+           "burst_allowed", f"{{ {foreign} }}")
     assert allow_set() == addresses(validated, HEALTHY)
     for host in HEALTHY:
         assert validated.reaches_private_service(host), host

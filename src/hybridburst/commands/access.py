@@ -11,7 +11,7 @@ from ..errors import HybridburstError
 from ..journal import Journal
 from ..runner import RunResult, run_playbook
 from ..states import HOLDS_ACCESS, HostState
-from ..workspace import EventDir, state_root
+from ..workspace import EventDir
 from .fleet import load_event_meta
 
 
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--host", action="append", help="only this host (repeatable)")
     p.set_defaults(func=cmd_revoke, locks_event=locks.event_argument)
     p = sub.add_parser("reconcile-access",
-                       help="drop gateway entries that no validated, live burst host owns")
+                       help="make the gateway's allow set hold exactly the event's hosts that "
+                            "hold access (after a gateway restart or drift)")
     p.add_argument("event", help="an event whose inventory reaches the gateway")
     p.set_defaults(func=cmd_reconcile, locks_event=locks.event_argument)
 
@@ -97,31 +98,41 @@ def cmd_revoke(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def allowed_addresses() -> list[str]:
-    """Addresses that may hold access: hosts of every event the journals say hold it."""
-    import json
+def event_access(event_dir: EventDir) -> tuple[list[str], list[str]]:
+    """(allowed, owned) addresses of one event: those of its hosts the journal says hold
+    access, and those of all its hosts not destroyed (a live host's address is its own, on
+    the whole machine, whatever state directory another event lives in)."""
+    from .. import manifest as manifest_mod
 
-    allowed = []
-    for event_root in sorted((state_root() / "events").glob("*")):
-        event_dir = EventDir(event_root)
-        if not event_dir.manifest.exists():
-            continue
-        addresses = {h["name"]: h["address"]
-                     for h in json.loads(event_dir.manifest.read_text())["hosts"]}
-        for host, entry in Journal(event_dir.journal).current().items():
-            if entry.state in HOLDS_ACCESS and host in addresses:
-                allowed.append(addresses[host])
-    return sorted(allowed)
+    addresses = {h["name"]: h["address"] for h in manifest_mod.read(event_dir.manifest)["hosts"]}
+    current = Journal(event_dir.journal).current()
+    allowed = sorted(addresses[h] for h, e in current.items()
+                     if e.state in HOLDS_ACCESS and h in addresses)
+    owned = sorted(a for h, a in addresses.items()
+                   if h not in current or current[h].state is not HostState.DESTROYED)
+    return allowed, owned
+
+
+def reconcile(event_dir: EventDir, console: Console) -> RunResult:
+    """Make the gateway's allow set hold exactly this event's hosts that hold access (the
+    journal's), bound to what the gateway sees; other events' entries are left alone."""
+    with locks.machine():
+        allowed, owned = event_access(event_dir)
+        run = run_playbook(event_dir, "reconcile_access.yml",
+                           {"private_access_reconcile_allowed": allowed,
+                            "private_access_reconcile_owned": owned}, limit="gateway")
+    event = event_dir.root.name
+    if run.rc != 0:
+        why = "; ".join([*run.failed.values(), *run.unreachable.values()]) or f"status {run.status}"
+        raise HybridburstError(f"{event}: reconcile-access failed: {why} "
+                               f"(runner artifacts: {run.private_data_dir})")
+    console.print(f"{event}: allow set reconciled: {len(allowed)} host(s) hold access; "
+                  "other events' entries untouched")
+    return run
 
 
 def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
     event_dir = EventDir.of(args.event)
     load_event_meta(event_dir)
-    with locks.machine():
-        allowed = allowed_addresses()
-        run = run_playbook(event_dir, "reconcile_access.yml",
-                           {"private_access_reconcile_allowed": allowed}, limit="gateway")
-    if run.rc != 0:
-        raise HybridburstError(f"reconcile failed; see {run.private_data_dir}")
-    console.print(f"allow set reconciled: {len(allowed)} address(es) may hold access")
+    reconcile(event_dir, console)
     return 0
