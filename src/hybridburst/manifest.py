@@ -10,18 +10,22 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from . import spec
 from .errors import InputError, InputErrors
+from .infra import network as netcalc
 
 VERSION = 1
 
+# Addresses and networks are checked as such (ipaddress) below, not by pattern.
 _ADDRESS = {"type": "string", "format": "ipv4"}
-_CIDR = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}
+_CIDR = {"type": "string", "minLength": 1}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -81,7 +85,7 @@ SCHEMA: dict[str, Any] = {
                     "name", "address", "pool", "instance_type", "expected", "launched_at", "tags",
                 ],
                 "properties": {
-                    "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
+                    "name": {"type": "string", "minLength": 1},  # the spec's rule, below
                     "address": _ADDRESS,
                     "pool": {"type": "string"},
                     "instance_type": {"type": "string"},
@@ -145,7 +149,8 @@ def check(data: Any, source: str) -> dict[str, Any]:
         )
     names = [h["name"] for h in data["hosts"]]
     addresses = [h["address"] for h in data["hosts"]]
-    problems = []
+    problems = [InputError(source, where, problem) for where, problem in (
+        *_name_problems(data), *_network_problems(data), *_ssh_problems(data))]
     for i, host in enumerate(data["hosts"]):
         if names.index(host["name"]) != i:
             problems.append(InputError(source, f"$.hosts[{i}].name", f"duplicate host {host['name']!r}"))
@@ -153,26 +158,150 @@ def check(data: Any, source: str) -> dict[str, Any]:
             problems.append(
                 InputError(source, f"$.hosts[{i}].address", f"duplicate address {host['address']}")
             )
-    problems += _gateway_problems(data, source)
     if problems:
         raise InputErrors(problems)
     return data
 
 
-def _gateway_problems(data: dict[str, Any], source: str) -> list[InputError]:
-    """A host's own gateway must lie in the burst network (its next hop is on its link)."""
-    if not any("gateway" in host for host in data["hosts"]):
-        return []
+Problems = list[tuple[str, str]]  # (JSON path, problem)
+
+
+def _spec_rule(*path: str) -> str:
+    """A name pattern of the event spec's schema: one home for each naming rule."""
+    node: Any = spec.SCHEMA
+    for key in path:
+        node = node[key]
+    return str(node["pattern"])
+
+
+EVENT_RULE = _spec_rule("properties", "event")
+POOL_RULE = _spec_rule("properties", "pools", "items", "properties", "name")
+
+
+def _name_problems(data: dict[str, Any]) -> Problems:
+    """The event, pools and hosts are named as the spec names them: hosts EVENT-POOL-NN."""
+    event = data["event"]
+    if not re.fullmatch(EVENT_RULE, event):
+        return [("$.event", f"{event!r} is not an event name (the spec's rule: {EVENT_RULE})")]
+    out: Problems = []
+    for i, host in enumerate(data["hosts"]):
+        pool, name = host["pool"], host["name"]
+        if not re.fullmatch(POOL_RULE, pool):
+            out.append((f"$.hosts[{i}].pool",
+                        f"{pool!r} is not a pool name (the spec's rule: {POOL_RULE})"))
+            continue
+        number = name.removeprefix(f"{event}-{pool}-")
+        if not (re.fullmatch(r"[0-9]{1,4}", number) and int(number) >= 1
+                and name == spec.host_name(event, pool, int(number))):
+            out.append((f"$.hosts[{i}].name",
+                        f"{name!r} is not a host name of pool {pool!r} of event {event!r} "
+                        f"(the spec names hosts {spec.host_name(event, pool, 1)}, "
+                        f"{spec.host_name(event, pool, 2)} ...)"))
+    return out
+
+
+def _network(text: str) -> ipaddress.IPv4Network | str:
     try:
-        burst = ipaddress.IPv4Network(data["network"]["burst_cidr"], strict=False)
+        return netcalc.parse_cidr(text)
     except ValueError as exc:
-        return [InputError(source, "$.network.burst_cidr", f"not an IPv4 network: {exc}")]
-    return [
-        InputError(source, f"$.hosts[{i}].gateway",
-                   f"gateway {host['gateway']} is outside the burst network {burst}")
-        for i, host in enumerate(data["hosts"])
-        if "gateway" in host and ipaddress.ip_address(host["gateway"]) not in burst
-    ]
+        return f"not an IPv4 network: {exc}"
+
+
+def _network_problems(data: dict[str, Any]) -> Problems:
+    """Networks are networks (host bits zero); the burst network is apart from the private
+    ones; every address lies in the network it is used on."""
+    net = data["network"]
+    out: Problems = []
+    private: list[ipaddress.IPv4Network] = []
+    for i, text in enumerate(net["private_cidrs"]):
+        parsed = _network(text)
+        if isinstance(parsed, str):
+            out.append((f"$.network.private_cidrs[{i}]", parsed))
+        else:
+            private.append(parsed)
+    burst = _network(net["burst_cidr"])
+    if isinstance(burst, str):
+        return [*out, ("$.network.burst_cidr", burst)]
+    clash = [str(p) for p in private if p.overlaps(burst)]
+    if clash:
+        out.append(("$.network.burst_cidr",
+                    f"burst network {burst} overlaps the private network(s) {', '.join(clash)}"))
+    gateway = net["gateway"]
+    if private and not any(ipaddress.ip_address(gateway["private_address"]) in p for p in private):
+        out.append(("$.network.gateway.private_address",
+                    f"{gateway['private_address']} is outside the private network(s) "
+                    f"{', '.join(map(str, private))}"))
+    if not _is_host_of(gateway["burst_address"], burst):
+        out.append(("$.network.gateway.burst_address",
+                    f"{gateway['burst_address']} is not a host address of the burst network "
+                    f"{burst}"))
+    for i, host in enumerate(data["hosts"]):
+        where = f"$.hosts[{i}]"
+        if not _is_host_of(host["address"], burst):
+            out.append((f"{where}.address", f"address {host['address']} is not a host address "
+                                             f"of the burst network {burst}"))
+        elif host["address"] == gateway["burst_address"]:
+            out.append((f"{where}.address", f"address {host['address']} is the gateway's"))
+        if not _is_host_of(host["expected"]["address"], burst):
+            out.append((f"{where}.expected.address",
+                        f"address {host['expected']['address']} is not a host address of the "
+                        f"burst network {burst}"))
+        if "gateway" in host and ipaddress.ip_address(host["gateway"]) not in burst:
+            # A host's own gateway must lie in the burst network (its next hop is on its link).
+            out.append((f"{where}.gateway",
+                        f"gateway {host['gateway']} is outside the burst network {burst}"))
+    return out
+
+
+def _is_host_of(address: str, net: ipaddress.IPv4Network) -> bool:
+    """Whether ``address`` is a host address of ``net``: in it, and neither its network nor
+    its broadcast address (a /31 or /32 has no such two)."""
+    ip = ipaddress.IPv4Address(address)
+    if ip not in net:
+        return False
+    return net.prefixlen >= 31 or ip not in (net.network_address, net.broadcast_address)
+
+
+# Characters ssh or Ansible would read as more than a path: whitespace and control characters
+# split or end an option; quotes and backslashes quote; ssh expands %-tokens and ${VARIABLES}.
+_PATH_UNSAFE = set("\"'\\%$")
+USER_RULE = r"[a-z_][a-z0-9_-]{0,31}"
+
+
+def ssh_path_problem(value: str) -> str | None:
+    """Why a key or known_hosts path may not go into an SSH option, or None when it may."""
+    if not value.startswith("/"):
+        return f"{value!r} is not an absolute path"
+    bad = sorted({c for c in value if c.isspace() or not c.isprintable() or c in _PATH_UNSAFE})
+    if bad:
+        return (f"{value!r} holds {', '.join(map(repr, bad))}: a key or known_hosts path must "
+                "be absolute, without whitespace, control characters, quotes, \\, % or $")
+    return None
+
+
+def _ssh_problems(data: dict[str, Any]) -> Problems:
+    """Paths and users from the manifest become SSH options: nothing in them may be read
+    as another option."""
+    out: Problems = []
+    for key in ("ssh", "private_ssh"):
+        ssh = data.get(key)
+        if ssh is None:
+            continue
+        if not re.fullmatch(USER_RULE, ssh["user"]):
+            out.append((f"$.{key}.user", f"{ssh['user']!r} is not a user name ({USER_RULE})"))
+        for field in ("private_key_file", "known_hosts_file"):
+            problem = ssh_path_problem(ssh[field])
+            if problem:
+                out.append((f"$.{key}.{field}", problem))
+    return out
+
+
+def _in_its_directory(path: Path, data: dict[str, Any]) -> None:
+    """A manifest lives in its event's directory (``events/EVENT/manifest.json``)."""
+    if path.parent.name != data["event"]:
+        raise InputError(str(path), "$.event",
+                         f"event {data['event']!r} does not match the manifest's directory "
+                         f"{path.parent.name!r} (a manifest lives in its event's directory)")
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -185,12 +314,15 @@ def read(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(source, exc.lineno, f"not valid JSON: {exc.msg}") from exc
-    return check(data, source)
+    check(data, source)
+    _in_its_directory(path, data)
+    return data
 
 
 def write(path: Path, data: dict[str, Any]) -> None:
     """Check and write atomically: a reader never sees half a manifest."""
     check(data, str(path))
+    _in_its_directory(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

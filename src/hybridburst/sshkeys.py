@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -73,9 +74,14 @@ def forget_hosts(known_hosts: Path, names: set[str]) -> None:
 
 
 def ssh_common_args(known_hosts: Path) -> str:
-    """Arguments for every SSH connection: strict checking against our own known_hosts."""
+    """Arguments for every SSH connection: strict checking against our own known_hosts.
+
+    Ansible splits these as a shell would (shlex), so the path is quoted: whatever it holds
+    stays one argument. Whitespace and what ssh itself would expand are refused before a
+    path gets here, when the manifest is read (manifest.ssh_path_problem)."""
+    option = shlex.quote(f"UserKnownHostsFile={known_hosts}")
     return (
-        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+        f"-o {option} -o StrictHostKeyChecking=yes "
         "-o GlobalKnownHostsFile=/dev/null -o PasswordAuthentication=no "
         "-o ControlMaster=auto -o ControlPersist=120s -o ConnectTimeout=10"
     )

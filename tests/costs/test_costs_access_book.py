@@ -23,7 +23,7 @@ def _manifest(event: str, hosts: dict[str, str]) -> None:
         "written_at": "2026-11-11T00:00:00+00:00",
         "network": {"private_cidrs": ["10.0.0.0/16"], "burst_cidr": "10.1.0.0/16",
                     "gateway": {"private_address": "10.0.0.1", "burst_address": "10.1.0.1"}},
-        "ssh": {"user": "burst", "private_key_file": "k", "known_hosts_file": "kh"},
+        "ssh": {"user": "burst", "private_key_file": "/k", "known_hosts_file": "/kh"},
         "hosts": [{"name": name, "address": "10.1.0.10", "pool": "web",
                    "instance_type": "c6i.large", "launched_at": "2026-11-11T00:00:00+00:00",
                    "provider_id": pid, "expected": expected, "tags": {}}
@@ -78,7 +78,8 @@ def test_unknown_unreadable_or_foreign_events() -> None:
     bad.write_text('{"time": "yesterday", "host": "h", "state": "ready"}\n')
     broken = AccessBook().risk("broken", "i-1")
     assert broken is not None and broken.unknown
-    assert "the journal of event 'broken' is unreadable (ValueError" in broken.reason
+    assert "the journal of event 'broken' is unreadable (InputError" in broken.reason
+    assert "journal.jsonl:1: time 'yesterday' is not an ISO 8601 time" in broken.reason
 
     sneaky = AccessBook().risk("../../etc", "i-1")  # tag values come from the cloud
     assert sneaky is not None and sneaky.unknown

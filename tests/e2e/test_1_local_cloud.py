@@ -64,8 +64,9 @@ def test_ansible_reaches_every_host_with_strict_host_keys(fleet: Fleet) -> None:
 
 def test_unknown_host_key_is_refused(fleet: Fleet, tmp_path: Path) -> None:
     # A known_hosts that knows web-01 under another key, and does not know web-02 at all.
-    shutil.copytree(fleet.dir, tmp_path / "event", ignore=shutil.ignore_patterns("runs"))
-    known = tmp_path / "event" / "ssh" / "known_hosts"
+    # The copy is the event's directory too: a manifest lives in the directory of its event.
+    shutil.copytree(fleet.dir, tmp_path / fleet.event, ignore=shutil.ignore_patterns("runs"))
+    known = tmp_path / fleet.event / "ssh" / "known_hosts"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
                    check=True)
     other = (tmp_path / "other.pub").read_text()
@@ -77,12 +78,12 @@ def test_unknown_host_key_is_refused(fleet: Fleet, tmp_path: Path) -> None:
         elif "e2e-web-02" not in names:
             lines.append(line)
     known.write_text("\n".join(lines) + "\n")
-    data = json.loads((tmp_path / "event" / "manifest.json").read_text())
+    data = json.loads((tmp_path / fleet.event / "manifest.json").read_text())
     data["ssh"]["known_hosts_file"] = str(known)
-    (tmp_path / "event" / "manifest.json").write_text(json.dumps(data))
-    inventory = tmp_path / "event" / "fleet.yml"
+    (tmp_path / fleet.event / "manifest.json").write_text(json.dumps(data))
+    inventory = tmp_path / fleet.event / "fleet.yml"
     inventory.write_text(
-        f"plugin: hybridburst.platform.fleet\nmanifest: {tmp_path / 'event' / 'manifest.json'}\n"
+        f"plugin: hybridburst.platform.fleet\nmanifest: {tmp_path / fleet.event / 'manifest.json'}\n"
     )
     # Fresh SSH connections: a master connection of an earlier test must not be reused.
     proc = fleet.ansible("e2e-web-01:e2e-web-02:e2e-web-03", "-m", "ansible.builtin.ping", "-o",

@@ -177,7 +177,7 @@ def test_each_host_gets_the_router_of_its_own_subnet(aws_config: dict[str, Any],
     doc = fleet.build_manifest(outputs, private_key_file="/k", known_hosts_file="/kh",
                                written_at=dt.datetime(2025, 11, 10, tzinfo=dt.UTC))
     assert {h["name"]: h["gateway"] for h in doc["hosts"]} == gateways
-    path = tmp_path / "manifest.json"
+    path = tmp_path / doc["event"] / "manifest.json"  # in its event's directory
     manifest.write(path, doc)
     source = tmp_path / "double11.fleet.yml"
     source.write_text(f"plugin: hybridburst.platform.fleet\nmanifest: {path}\n")

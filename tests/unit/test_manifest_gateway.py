@@ -28,7 +28,7 @@ def two_zone_doc() -> dict[str, Any]:
 
 
 def test_a_host_may_carry_its_own_gateway(tmp_path: Path) -> None:
-    path = tmp_path / "manifest.json"
+    path = tmp_path / "sale" / "manifest.json"  # in its event's directory
     manifest.write(path, two_zone_doc())
     assert manifest.read(path)["hosts"][1]["gateway"] == "10.201.64.1"
 
@@ -48,7 +48,7 @@ def test_a_bad_gateway_is_named_by_its_json_path(gateway: str, words: str) -> No
 
 
 def test_inventory_gives_each_host_its_own_gateway_else_the_networks(tmp_path: Path) -> None:
-    path = tmp_path / "manifest.json"
+    path = tmp_path / "sale" / "manifest.json"  # in its event's directory
     manifest.write(path, two_zone_doc())
     source = tmp_path / "sale.fleet.yml"
     source.write_text(f"plugin: hybridburst.platform.fleet\nmanifest: {path}\n")

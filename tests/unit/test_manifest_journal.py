@@ -37,7 +37,7 @@ DOC: dict[str, Any] = {
 
 
 def test_roundtrip(tmp_path: Path) -> None:
-    path = tmp_path / "manifest.json"
+    path = tmp_path / "sale" / "manifest.json"
     manifest.write(path, DOC)
     assert manifest.read(path) == DOC
     assert path.stat().st_mode & 0o777 == 0o644
@@ -51,13 +51,15 @@ def test_roundtrip(tmp_path: Path) -> None:
         (lambda d: d["hosts"][0]["expected"].pop("cpus"), "$.hosts[0].expected", "'cpus' is a required"),
         (lambda d: d["hosts"].append(dict(HOST, name="sale-web-02")), "$.hosts[1].address",
          "duplicate address 10.201.0.11"),
-        (lambda d: d["network"].update(burst_cidr="everywhere"), "$.network.burst_cidr", "does not match"),
+        (lambda d: d["network"].update(burst_cidr="everywhere"), "$.network.burst_cidr",
+         "not an IPv4 network"),
     ],
 )
 def test_bad_manifest_names_json_path(tmp_path: Path, mutate: Any, where: str, words: str) -> None:
     doc = copy.deepcopy(DOC)
     mutate(doc)
-    path = tmp_path / "manifest.json"
+    path = tmp_path / "sale" / "manifest.json"
+    path.parent.mkdir()
     path.write_text(json.dumps(doc))
     with pytest.raises(InputError) as caught:
         manifest.read(path)
@@ -66,7 +68,8 @@ def test_bad_manifest_names_json_path(tmp_path: Path, mutate: Any, where: str, w
 
 
 def test_broken_json_names_line(tmp_path: Path) -> None:
-    path = tmp_path / "manifest.json"
+    path = tmp_path / "sale" / "manifest.json"
+    path.parent.mkdir()
     path.write_text('{\n  "version": 1,\n  "event": \n}')
     with pytest.raises(InputError, match=r"manifest\.json:4: not valid JSON"):
         manifest.read(path)
@@ -96,6 +99,10 @@ def test_journal_transitions_and_torn_line(tmp_path: Path) -> None:
     journal.record("h1", HostState.DESTROYED, "removed")
     with journal.path.open("a") as handle:
         handle.write('{"time": "2026-')  # the controller died mid-write
+    with pytest.raises(InputError, match=r"journal\.jsonl:5: truncated line .* journal repair"):
+        journal.record("h1", HostState.REQUESTED, "a new launch for the same slot")
+    assert journal.repair() == ["line 5: removed a torn last line (not a JSON record (Unterminated "
+                                "string starting at: column 10)): '{\"time\": \"2026-'"]
     journal.record("h1", HostState.REQUESTED, "a new launch for the same slot")
     journal.record("h1", HostState.DESTROYED, "given back")
     current = journal.current()["h1"]

@@ -75,7 +75,7 @@ class AccessBook:
         event_dir = EventDir.of(event, self.base or state_root())
         try:
             entries = list(Journal(event_dir.journal).entries())
-        except (OSError, KeyError, ValueError, TypeError) as exc:
+        except (OSError, HybridburstError, KeyError, ValueError, TypeError) as exc:
             self._unreadable[event] = f"{type(exc).__name__}: {exc}"
             return None
         current = {e.host: e for e in entries}
