@@ -1,6 +1,7 @@
 """`make bench`: wall-clock time of each phase of the lifecycle on the local cloud, for 10 and
 30 hosts, once with the project's Ansible settings and once with stock settings (forks 5, no
-pipelining, facts gathered in every play), plus a Pulumi mock run of 1,000 instances.
+pipelining, facts gathered in every play), plus a Pulumi mock run of 1,000 instances and one
+journal append at 10 and at 20,000 lines.
 
 The machine is shared and noisy: compare figures of one run (ratios), not across runs.
 """
@@ -151,6 +152,8 @@ def main() -> None:
                 f"{stock[n][phase] / max(ours[n][phase], 1e-9):>14.2f}x" for n in sizes))
     print()
     subprocess.run([str(BIN / "python"), str(REPO / "bench" / "bench_pulumi.py")], check=True)
+    print()
+    subprocess.run([str(BIN / "python"), str(REPO / "bench" / "bench_journal.py")], check=True)
 
 
 if __name__ == "__main__":
