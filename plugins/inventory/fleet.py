@@ -36,8 +36,11 @@ options:
     type: path
   private_inventory:
     description:
-      - Directory or file of the private-cloud inventory to merge.
+      - Directory (holding C(hosts.yml)) or YAML file of the private-cloud inventory to merge;
+        it must have a host in each of the groups gateway, lb and backend.
       - Defaults to the one the manifest names; set to an empty string to merge none.
+      - A broken source (manifest, private inventory, group_vars, verdicts) fails the run with
+        its file and reason (C(unparsed_is_failed) in the repository's C(ansible.cfg)).
     type: path
 """
 
@@ -55,14 +58,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ansible.errors import AnsibleParserError
 from ansible.inventory.manager import InventoryManager
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 try:
     from hybridburst import manifest as _manifest
+    from hybridburst import yamlsrc as _yamlsrc
     from hybridburst.errors import InputError as _InputError
+    from hybridburst.spec import private_inventory_problem as _private_inventory_problem
     from hybridburst.sshkeys import ssh_common_args as _ssh_common_args
 except ImportError:  # pragma: no cover - reported when the plugin is used
     _manifest = None
@@ -85,17 +89,28 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 "hybridburst.platform.fleet needs the hybridburst Python package: "
                 "pip install hybridburst"
             )
-        self._read_config_data(path)
+        config = self._read_config_data(path) or {}
+        unknown = sorted(set(config) - set(self._options))
+        if unknown:
+            raise AnsibleParserError(f"{path}: unknown option {', '.join(map(repr, unknown))} "
+                                     f"(known: {', '.join(sorted(self._options))})")
         manifest_path = Path(self.get_option("manifest"))
         try:
             data = _manifest.read(manifest_path)
         except _InputError as exc:
             raise AnsibleParserError(str(exc)) from exc
-        private = self.get_option("private_inventory")
+        except (OSError, ValueError) as exc:  # e.g. bytes that are not UTF-8
+            raise AnsibleParserError(f"{manifest_path}: not a fleet manifest: {exc}") from exc
+        # An empty string means no private inventory (type path would make it the cwd).
+        private = config.get("private_inventory")
+        where = f"{path}: private_inventory"
         if private is None:
             private = data.get("private_inventory")
+            where = f"{manifest_path}: private_inventory"
+        elif private:
+            private = self.get_option("private_inventory")
         if private:
-            self._merge_private(Path(private), data.get("private_ssh"))
+            self._merge_private(Path(private), data.get("private_ssh"), where)
         verdicts_file = self.get_option("verdicts")
         if not verdicts_file:
             verdicts_file = str(manifest_path.parent / "validation" / "validation.json")
@@ -105,14 +120,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if not path.is_file():
             return {}
         try:
-            report = json.loads(path.read_text())
+            report = json.loads(path.read_text(encoding="utf-8"))
             return {r["host"]: r for r in report["hosts"]}
-        except (ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise AnsibleParserError(f"{path}: not a validation report: {exc}") from exc
 
-    def _merge_private(self, source: Path, ssh: dict[str, str] | None) -> None:
-        if not source.exists():
-            raise AnsibleParserError(f"private inventory {source} does not exist")
+    def _merge_private(self, source: Path, ssh: dict[str, str] | None, where: str) -> None:
+        try:
+            problem = _private_inventory_problem(source)
+        except _InputError as exc:
+            raise AnsibleParserError(f"{where}: {exc}") from exc
+        if problem:
+            raise AnsibleParserError(f"{where}: {problem}")
         private = InventoryManager(loader=self.loader, sources=[str(source)])
         for group in private.groups.values():
             if group.name in ("all", "ungrouped"):
@@ -145,7 +164,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             for file in files:
                 if not file.is_file():
                     continue
-                values = yaml.safe_load(file.read_text()) or {}
+                try:
+                    values = _yamlsrc.load(file).data or {}
+                except _InputError as exc:
+                    raise AnsibleParserError(str(exc)) from exc
+                if not isinstance(values, dict):
+                    raise AnsibleParserError(f"{file}:1: group_vars must be a mapping")
                 for key, value in values.items():
                     self.inventory.set_variable(group.name, key, value)
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .spec import check_event_name
+
 
 def state_root() -> Path:
     """``$HYBRIDBURST_STATE_DIR``, else ``$XDG_STATE_HOME/hybridburst`` (~/.local/state)."""
@@ -24,7 +26,9 @@ class EventDir:
 
     @classmethod
     def of(cls, event: str, base: Path | None = None) -> EventDir:
-        return cls((base or state_root()) / "events" / event)
+        """The directory of ``event``. Every command's EVENT comes here: a name that is no
+        event name (``../x``, ``/etc``, ``a/b``, ``x\\n``, empty) is an InputError (exit 2)."""
+        return cls((base or state_root()) / "events" / check_event_name(event))
 
     @property
     def manifest(self) -> Path:

@@ -204,8 +204,8 @@ def test_bad_rates_name_the_file_and_key() -> None:
     directory = prices.prices_dir()
     directory.mkdir(parents=True)
     (directory / "rates.yml").write_text("local:\n  instance_types:\n    local.small: cheap\n")
-    with pytest.raises(InputError, match=r"rates.yml:local.instance_types.local.small: "
-                                         r"local.instance_types.local.small: 'cheap'"):
+    with pytest.raises(InputError, match=r"rates.yml:3: local.instance_types.local.small: "
+                                         r"'cheap'"):
         prices.load_catalog()
     prices.clear_cache()
     (directory / "rates.yml").write_text("gcp: {}\n")

@@ -105,7 +105,8 @@ def test_haproxy_member_accepts_good_parameters() -> None:
 def run_module(module: str, args: dict[str, Any]) -> dict[str, Any]:
     """The module as a playbook runs it: ``ansible localhost -m``, its JSON result."""
     proc = subprocess.run(
-        [str(BIN / "ansible"), "localhost", "-c", "local", "-m", f"hybridburst.platform.{module}",
+        [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+         f"hybridburst.platform.{module}",
          "-a", json.dumps(args)],
         capture_output=True, text=True, cwd=REPO, check=False,
         env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,9 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import catalog as instance_catalog
+from .. import yamlsrc
 from ..errors import HybridburstError, InputError
 from ..workspace import state_root
 from .money import BillingRule, to_decimal
@@ -304,47 +304,77 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _apply_rates(cat: PriceCatalog, rates: Mapping[str, Any], source: str) -> None:
-    for provider, conf in rates.items():
+class _Rates:
+    """The merged rates and the files they came from, so an error names file and line."""
+
+    def __init__(self, docs: list[yamlsrc.SourcedDocument]) -> None:
+        self.docs = docs
+        self.data: dict[str, Any] = {}
+        for doc in docs:
+            self.data = _merge(self.data, doc.data)
+
+    def error(self, path: tuple[str, ...], problem: str) -> InputError:
+        """The error at ``path`` in the last file that sets it (the operator's over ours)."""
+        for doc in reversed(self.docs):
+            if any(path[:n] in doc.lines for n in range(len(path), 0, -1)):
+                return doc.error(path, problem)
+        return self.docs[-1].error((), problem)
+
+
+def _whole(rates: _Rates, path: tuple[str, ...], value: Any, least: int) -> int:
+    """A count of seconds or connections: an int (not 4.0, not true), at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise rates.error(path, f"{'.'.join(path)}: {value!r} is not a whole number >= {least}")
+    return value
+
+
+def _apply_rates(cat: PriceCatalog, rates: _Rates) -> None:
+    for provider, conf in rates.data.items():
         if provider not in ("aws", "openstack", "local"):
-            raise InputError(source, provider, "unknown provider (aws, openstack, local)")
+            raise rates.error((provider,), f"{provider}: unknown provider (aws, openstack, local)")
         if not isinstance(conf, Mapping):
-            raise InputError(source, provider, "expected a mapping")
+            raise rates.error((provider,), f"{provider}: expected a mapping")
         billing = conf.get("billing") or {}
-        try:
-            cat.billing[provider] = BillingRule(
-                int(billing.get("minimum_seconds", 60)), int(billing.get("increment_seconds", 1))
-            )
-        except (TypeError, ValueError) as exc:
-            raise InputError(source, f"{provider}.billing", str(exc)) from exc
+        if not isinstance(billing, Mapping):
+            raise rates.error((provider, "billing"), f"{provider}.billing: expected a mapping")
+        cat.billing[provider] = BillingRule(
+            _whole(rates, (provider, "billing", "minimum_seconds"),
+                   billing.get("minimum_seconds", 60), 0),
+            _whole(rates, (provider, "billing", "increment_seconds"),
+                   billing.get("increment_seconds", 1), 1))
         if provider == "aws":
-            cat.network_units["aws"] = int(conf.get("vpn_connections_per_event", 1))
+            cat.network_units["aws"] = _whole(rates, (provider, "vpn_connections_per_event"),
+                                              conf.get("vpn_connections_per_event", 1), 0)
             continue
-        currency = str(conf.get("currency", "USD"))
+        currency = conf.get("currency", "USD")
+        if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+            raise rates.error((provider, "currency"),
+                              f"{provider}.currency: {currency!r} is not a currency code (USD)")
         key = "flavors" if provider == "openstack" else "instance_types"
-        for item, value in (conf.get(key) or {}).items():
+        items = conf.get(key) or {}
+        if not isinstance(items, Mapping):
+            raise rates.error((provider, key), f"{provider}.{key}: expected a mapping")
+        for item, value in items.items():
             try:
                 hourly = to_decimal(value, f"{provider}.{key}.{item}")
             except ValueError as exc:
-                raise InputError(source, f"{provider}.{key}.{item}", str(exc)) from exc
-            cat.add(Price(provider, None, str(item), hourly, currency, f"rates ({source})"))
+                raise rates.error((provider, key, item), str(exc)) from exc
+            cat.add(Price(provider, None, str(item), hourly, currency,
+                          f"rates ({rates.docs[-1].source})"))
         try:
             network = to_decimal(conf.get("network_hourly", "0"), f"{provider}.network_hourly")
         except ValueError as exc:
-            raise InputError(source, f"{provider}.network_hourly", str(exc)) from exc
-        cat.add(Price(provider, None, NETWORK_ITEM, network, currency, f"rates ({source})"))
+            raise rates.error((provider, "network_hourly"), str(exc)) from exc
+        cat.add(Price(provider, None, NETWORK_ITEM, network, currency,
+                      f"rates ({rates.docs[-1].source})"))
         cat.network_units[provider] = 1 if network > 0 else 0
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError(str(path), None if line is None else line + 1, f"bad YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InputError(str(path), 1, "expected a mapping of providers")
-    return data
+def _read_yaml(path: Path) -> yamlsrc.SourcedDocument:
+    doc = yamlsrc.load(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping of providers")
+    return doc
 
 
 # ---------------------------------------------------------------- the catalog
@@ -375,15 +405,13 @@ def _load_catalog(directory: Path) -> PriceCatalog:
         for price in prices:
             cat.add(price)
         cat.sources.append(source)
-    shipped_rates = _shipped(RATES_FILE)
-    rates = _read_yaml(shipped_rates)
-    rates_source = str(shipped_rates)
+    docs = [_read_yaml(_shipped(RATES_FILE))]
     operator_rates = directory / RATES_FILE
     if operator_rates.is_file():
-        rates = _merge(rates, _read_yaml(operator_rates))
-        rates_source = str(operator_rates)
-    _apply_rates(cat, rates, rates_source)
-    cat.sources.append(PriceSource("configured rates (openstack, local)", rates_source))
+        docs.append(_read_yaml(operator_rates))
+    rates = _Rates(docs)
+    _apply_rates(cat, rates)
+    cat.sources.append(PriceSource("configured rates (openstack, local)", docs[-1].source))
     return cat
 
 

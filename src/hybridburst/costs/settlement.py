@@ -238,6 +238,10 @@ def settle_event(
         try:
             spec = spec_mod.load(spec_file)
             est = estimate(make_plan(spec), prices)
+        except InputError as exc:
+            if spec_path is not None or spec is not None:  # the operator's file: file:line
+                raise
+            note = f"no estimate: {exc}"
         except HybridburstError as exc:
             note = f"no estimate: {exc}"
     else:
