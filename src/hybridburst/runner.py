@@ -1,11 +1,14 @@
 """Run a playbook through ansible-runner: one absolute private_data_dir per run, artifacts
 kept (the last KEEP runs of an event), host key checking on, no secret written into them.
-Inventories carry key *paths*, never keys; no password or vault secret is passed."""
+Inventories carry key *paths*, never keys; no password or vault secret is passed (the become
+password of an event's hosts is a file beside its SSH key, given to Ansible by its path)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -61,6 +64,27 @@ def _rotate(root: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def become_password_file(event_dir: EventDir) -> Path | None:
+    """The become password of an event's burst hosts (after the baseline their login user's
+    sudo asks for it): made once, beside the event's SSH key, mode 0600. None without a key
+    (the private side's runs)."""
+    if not event_dir.private_key.exists():
+        return None
+    path = event_dir.ssh_dir / "become_password"
+    if not path.exists():
+        tmp = path.with_name(f".become_password.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        try:
+            os.link(tmp, path)  # atomic; a concurrent command's file wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path
+
+
 def run_playbook(
     event_dir: EventDir,
     playbook: str,
@@ -99,7 +123,11 @@ def run_playbook(
     run = ansible_runner.run(
         private_data_dir=str(private_data_dir),
         project_dir=str(REPO),
-        playbook=str(playbooks / playbook),
+        # ansible-playbook under a guard that kills it when this process dies (see
+        # playbook_guard): a crashed controller leaves no playbook running on.
+        binary=sys.executable,
+        cmdline=shlex.join(["-m", "hybridburst.playbook_guard", str(BIN / "ansible-playbook"),
+                            str(playbooks / playbook)]),
         inventory=str(inventory or event_dir.inventory_config),
         extravars=extravars or {},
         limit=limit,
@@ -110,6 +138,9 @@ def run_playbook(
             "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_NOCOLOR": "1",
+            **({"ANSIBLE_BECOME_PASSWORD_FILE": str(become)}
+               if (become := become_password_file(event_dir)) else {}),
+            "HYBRIDBURST_CONTROLLER_PID": str(os.getpid()),
             **strategy_env(),
         },
         quiet=True,
