@@ -246,17 +246,23 @@ class Journal:
         try:
             view = self._view(fd)
             current = {h: e.state for h, e in view.hosts.items()}
-            batch = []
+            batch, lines = [], []
             for host, state, reason, data, at in items:
                 previous = current.get(host)
                 if not allowed(previous, state):
                     raise InvalidTransition(
                         f"{host}: cannot go from {_name(previous)} to {state.value}")
-                batch.append(Entry(at or now(), host, state, previous, reason, data))
+                entry = Entry(at or now(), host, state, previous, reason, data)
+                try:  # never write a line that reading would refuse
+                    parse_record(entry.line()[:-1], current)
+                except BadRecord as exc:
+                    raise HybridburstError(f"{self.path}: not written, the journal could not "
+                                           f"read it back: {exc}") from None
+                batch.append(entry)
+                lines.append(entry.line())
                 current[host] = state
             if not batch:
                 return batch
-            lines = [e.line() for e in batch]
             self._write(fd, view.offset, b"".join(lines))
             st = os.fstat(fd)
             for entry in batch:

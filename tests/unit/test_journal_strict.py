@@ -4,11 +4,13 @@ appending costs the same at 10 or 20,000 lines (the index covers all but the tai
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +317,21 @@ def test_a_write_that_fails_midway_leaves_the_journal_as_it_was(tmp_path: Path) 
     assert "journal.jsonl: cannot append to the journal: File too large" in proc.stdout
     assert path.read_bytes() == before
     assert Journal(path).state_of(HOSTS[0]) is S.VALIDATED
+
+
+@pytest.mark.parametrize(("call", "problem"), [
+    (lambda j: j.record("", S.REQUESTED), 'host must be a name, not ""'),
+    (lambda j: j.record("sale-web-01\n", S.REQUESTED), 'host must be a name, not "sale-web-01\\n"'),
+    (lambda j: j.record("sale-web-09", S.REQUESTED, at=dt.datetime(2026, 11, 10, 20)),
+     "time '2026-11-10T20:00:00' has no time zone"),
+])
+def test_a_writer_never_writes_what_reading_refuses(
+    tmp_path: Path, call: Callable[[Journal], Any], problem: str,
+) -> None:
+    path = tmp_path / "sale" / "journal.jsonl"
+    build(path, 10)
+    before = path.read_bytes()
+    with pytest.raises(HybridburstError) as caught:
+        call(Journal(path))
+    assert str(caught.value) == f"{path}: not written, the journal could not read it back: {problem}"
+    assert path.read_bytes() == before
