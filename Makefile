@@ -34,8 +34,9 @@ unit: setup
 e2e: setup
 	$(BIN)/pytest -q tests/e2e
 
+# The scenarios share nothing, so they run MOLECULE_JOBS (default 3) at a time.
 molecule: setup
-	@set -e; for s in $(SCENARIOS); do echo "==> molecule test -s $$s"; $(BIN)/molecule test -s $$s; done
+	@bash scripts/molecule_all.sh $(SCENARIOS)
 
 test: setup lint
 	$(BIN)/pytest --durations=15 tests
