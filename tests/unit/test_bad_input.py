@@ -23,12 +23,12 @@ from tests.unit.bad_input_cases import CASES, REPO, Case, Outcome, prepare, run,
 BIN = Path(sys.executable).parent
 
 
-SLOW = [c for c in CASES if c.subprocess or c.argv[0] != "hybridburst"]
+SLOW = [c for c in CASES if c.subprocess]
 
 
 @pytest.fixture(scope="module")
 def slow_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Outcome]]:
-    """The rows that start a process (ansible-inventory, python), run side by side."""
+    """The rows that start a process (ansible-inventory, python -m), run side by side."""
     dirs = {c.id: tmp_path_factory.mktemp(c.id[:20]) for c in SLOW}
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {c.id: pool.submit(run, c, dirs[c.id]) for c in SLOW}
