@@ -6,6 +6,11 @@ The archive holds ``storefront-VERSION/storefront.py`` and ``release.json``. It 
 reproducible (fixed mtimes, owners and order): building the same version twice gives the same
 bytes and checksum, so publishing it again changes nothing. ``--health-fault`` builds a
 deliberately broken release whose health check always fails (for rollback tests).
+
+The ``.sha256`` beside the archive is for people and mirrors only: a host never trusts a
+checksum fetched from the server that serves the artifact (whoever can change one can change
+the other). The controller computes the digest of the artifact it publishes (:func:`sha256`)
+and hands it to the deploy (``app_deploy_release_sha256``); the host refuses any other bytes.
 """
 
 from __future__ import annotations
@@ -22,17 +27,39 @@ from importlib import resources
 from pathlib import Path
 
 NAME = "storefront"
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
+# A release: a letter or digit, then letters, digits and ._+- ; 64 characters at most. It
+# names a file and a folder on hosts, so no slash, no leading dot or dash, no whitespace.
+VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._+-]{0,63}\Z")
+
+
+def check_release(value: object) -> str:
+    """``value`` as a release string, or ValueError saying what is wrong with it (for the
+    spec's ``release`` and ``--release``; the caller adds file and line)."""
+    if not isinstance(value, str):
+        raise ValueError(f"a release is a string such as \"1.2.0\" (quote it in YAML), not "
+                         f"{type(value).__name__} {value!r}")
+    if not VERSION_RE.match(value):
+        raise ValueError(f"not a release: {value!r} (1 to 64 of A-Z a-z 0-9 . _ + -, starting "
+                         "with a letter or digit)")
+    return value
 
 
 def artifact_name(version: str) -> str:
-    return f"{NAME}-{version}.tar.gz"
+    return f"{NAME}-{check_release(version)}.tar.gz"
+
+
+def sha256(archive: str | Path) -> str:
+    """The hex sha256 of ``archive``: the controller's own digest of what it publishes."""
+    digest = hashlib.sha256()
+    with Path(archive).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def build(version: str, out: Path, health_fault: bool = False) -> Path:
     """Write the release archive and its checksum file into ``out``; return the archive."""
-    if not VERSION_RE.match(version):
-        raise ValueError(f"not a release version: {version!r}")
+    check_release(version)
     source = resources.files("hybridburst.app").joinpath("storefront.py").read_bytes()
     meta = {"name": NAME, "version": version}
     if health_fault:
@@ -54,8 +81,7 @@ def build(version: str, out: Path, health_fault: bool = False) -> Path:
     with archive.open("wb") as handle, gzip.GzipFile(fileobj=handle, mode="wb", mtime=0,
                                                      filename="") as gz:
         gz.write(raw.getvalue())
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    (out / f"{archive.name}.sha256").write_text(f"{digest}  {archive.name}\n")
+    (out / f"{archive.name}.sha256").write_text(f"{sha256(archive)}  {archive.name}\n")
     return archive
 
 

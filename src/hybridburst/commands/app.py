@@ -58,12 +58,16 @@ def deploy(event_dir: EventDir, console: Console, release: str | None = None) ->
     versions = sorted({release} if release else {str(hosts[h].get("release") or "") for h in targets})
     if "" in versions:
         raise HybridburstError("a pool has no release: give one with --release")
+    artifacts = {v: artifact(v) for v in versions}
     published = run_playbook(event_dir, "publish_release.yml",
-                             {"publish_release_artifacts": [artifact(v) for v in versions]},
+                             {"publish_release_artifacts": list(artifacts.values())},
                              limit="lb")
     if published.rc != 0:
         raise HybridburstError(f"publishing {', '.join(versions)} failed; see {published.private_data_dir}")
-    extravars: dict[str, object] = {"deploy_hosts": ",".join(targets)}
+    # The digest each host must find comes from here, never from the artifact server.
+    extravars: dict[str, object] = {
+        "deploy_hosts": ",".join(targets),
+        "deploy_release_sha256": {v: app_release.sha256(p) for v, p in artifacts.items()}}
     if release:
         extravars["deploy_release"] = release
     run = run_playbook(event_dir, "deploy.yml", extravars, limit=",".join(targets))
