@@ -20,6 +20,7 @@ from .errors import InputError
 
 PathKey = tuple[str | int, ...]
 MAX_DEPTH = 64  # levels of mappings and sequences; a spec needs 4
+MAX_BYTES = 1024 * 1024  # a spec of 5,000 hosts is about 100 KB; PyYAML is slow on huge lines
 STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -96,9 +97,12 @@ def load(path: Path) -> SourcedDocument:
     """Parse one YAML document from ``path``; every problem becomes a `file:line` error."""
     source = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(source, None, f"cannot read: {exc.strerror}") from exc
+    if len(raw) > MAX_BYTES:
+        raise InputError(source, None, f"larger than {MAX_BYTES // 1024} KiB: not a config file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -247,6 +247,8 @@ CASES: list[Case] = [
     settle_rates("settle-rates-key", "keys", "? [local]\n: 1\n", "{tmp}/prices/rates.yml:1: "),
     with_inventory("inventory-key", "keys", "all:\n  children:\n    ? [a]\n    : {}\n",
                    "{tmp}/inv/hosts.yml:3: "),
+    plan("huge-file", "nesting", GOOD + "# " + "x" * (2 * 1024 * 1024) + "\n",
+         f"{S}: larger than 1024 KiB"),
     # ---- nesting
     plan("deep-flow", "nesting", GOOD + "x: " + deep_flow() + "\n", f"{S}:10: nest"),
     plan("deep-flow-map", "nesting", GOOD + "x: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",

@@ -19,11 +19,12 @@ from pathlib import Path
 from .. import manifest
 from ..errors import HybridburstError
 from ..journal import Entry, Journal
+from ..spec import EVENT_PATTERN
 from ..states import HOLDS_ACCESS, HostState
 from ..workspace import EventDir, state_root
 
 FORCE_OPTION = "--force-unknown-access"
-_EVENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")  # as the event spec requires
+_EVENT_NAME = re.compile(EVENT_PATTERN)  # the spec's rule: a cloud tag never becomes a path
 
 
 @dataclass(frozen=True)
