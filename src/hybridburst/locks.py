@@ -124,7 +124,7 @@ _HELD_GUARD = threading.Lock()
 
 class FileLock:
     """An exclusive ``flock`` on ``path``, naming its holder; ``what`` names what it guards
-    in messages ("event double11", "the local cloud")."""
+    in messages (the event's name, "the local cloud")."""
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = path
