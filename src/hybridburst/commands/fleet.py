@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .. import locks, manifest, providers, spec
 from ..atomic import write_atomic
-from ..errors import HybridburstError
+from ..errors import HybridburstError, InputError
 from ..journal import Journal
 from ..plan import make_plan
 from ..states import HOLDS_ACCESS, HostState
@@ -74,7 +74,15 @@ def load_event_meta(event_dir: EventDir) -> dict[str, Any]:
     path = event_dir.root / "event.json"
     if not path.exists():
         raise HybridburstError(f"no event {event_dir.root.name!r} in {event_dir.root.parent}")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, "not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), exc.lineno, f"not valid JSON: {exc.msg}") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("provider"), str):
+        raise InputError(str(path), 1, "not an event record (an object with a provider)")
+    return meta
 
 
 def provider_for(meta: dict[str, Any], console: Console,
