@@ -339,10 +339,10 @@ CASES: list[Case] = [
     event_arg("deprovision", "../events/x"),
     Case("status-event-subprocess", "event argument", ("hybridburst", "status", "../x"),
          "not an event name", subprocess=True),
-    Case("status-event-json-garbage", "hostile names and paths", ("hybridburst", "status", "d11"),
+    Case("status-event-json-garbage", "hostile", ("hybridburst", "status", "d11"),
          "events/d11/event.json:1: not valid JSON",
          {**EVENT_FILES, "state/events/d11/event.json": "{not json"}),
-    Case("status-event-json-list", "hostile names and paths", ("hybridburst", "status", "d11"),
+    Case("status-event-json-list", "hostile", ("hybridburst", "status", "d11"),
          "events/d11/event.json:1: not an event record",
          {**EVENT_FILES, "state/events/d11/event.json": "[1, 2]"}),
     # ---- inventory plugin: broken sources
