@@ -163,17 +163,29 @@ def _deploy(burst: Burst) -> None:
         return
     from .commands import app
 
+    failed: dict[str, str] = {}
     with burst.reporter.step("deploy", len(targets)) as rep:
-        run = app.deploy(burst.event_dir, burst.console)
-        failed = {**run.failed, **run.unreachable}
+        # A host that dies during the rollout stops it (its batch failed), though the release
+        # is not to blame: it is failed and retired at once, and the rollout goes on without
+        # it. A release failing its health check stops the rollout for good.
+        while True:
+            run = app.deploy(burst.event_dir, burst.console)
+            dead = {h: f"unreachable: {m}" for h, m in run.unreachable.items()
+                    if h in targets and h not in failed}
+            broken = {h: m for h, m in run.failed.items() if h in targets and h not in failed}
+            for host, why in {**broken, **dead}.items():
+                failed[host] = why
+                burst.journal.record(host, S.FAILED, f"deploy: {why}")
+            burst.retire(sorted({**broken, **dead}), "deploy failed")
+            if broken or not dead or not burst.hosts_in(S.BASELINED):
+                break
+            burst.reporter.say(f"{', '.join(sorted(dead))} died during the rollout: "
+                               "it goes on with the other hosts")
         for host in targets:
             state = burst.journal.state_of(host)
             rep.advance(host, state.value if state else "?", failed.get(host, ""))
     # A host whose release failed its health check was rolled back and failed; hosts the
     # stopped rollout never reached stay baselined (a rerun of `up` tries them again).
-    for host in sorted(set(failed) & set(targets)):
-        burst.journal.record(host, S.FAILED, f"deploy: {failed[host]}")
-    burst.retire(sorted(set(failed) & set(targets)), "deploy failed")
 
 
 def down(event: str, console: Console, reporter: Reporter, *, provider_name: str | None = None,

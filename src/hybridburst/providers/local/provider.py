@@ -104,6 +104,15 @@ class LocalProvider:
                 c["Labels"].get(HOST_LABEL): c
                 for c in containers(f"{EVENT_LABEL}={spec.event}") if c.get("State") == "running"
             }
+            # A crash between a host's launch and the manifest's write leaves a running host
+            # the journal knows as launched: adopt it (a second launch would replace it).
+            current = journal.current()
+            for h in plan.hosts:
+                entry = current.get(h.name)
+                if (h.name not in previous and h.name in running and entry is not None
+                        and entry.state is HostState.LAUNCHED and entry.data.get("address")):
+                    previous[h.name] = self._record(h, plan, entry.data["address"],
+                                                    entry.time.isoformat())
             used = self._used_addresses()
             todo = [h for h in plan.hosts if not (h.name in previous and h.name in running)]
             fresh = [h for h in todo if h.name not in previous]
@@ -183,14 +192,20 @@ class LocalProvider:
         nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_burst)
         host_key = wait_for_ssh(name, address)
         sshkeys.record_host_key(event_dir.known_hosts, [host.name, address], host_key)
+        return self._record(host, plan, address, dt.datetime.now(dt.UTC).isoformat())
+
+    @staticmethod
+    def _record(host: PlannedHost, plan: Plan, address: str, launched_at: str) -> dict[str, Any]:
+        """The manifest's record of a launched host."""
+        hw = host.hardware
         return {
             "name": host.name,
             "address": address,
             "pool": host.pool,
             "instance_type": host.instance_type,
             "release": host.release,
-            "launched_at": dt.datetime.now(dt.UTC).isoformat(),
-            "provider_id": name,
+            "launched_at": launched_at,
+            "provider_id": container_name(host.name),
             "expected": {**hw.as_dict(), "os": OS, "interface": "eth0", "address": address,
                          "hostname": host.name},
             "tags": {"hybridburst:event": plan.event, "hybridburst:team": plan.spec.team,
