@@ -174,21 +174,20 @@ def _spec_rule(*path: str) -> str:
     return str(node["pattern"])
 
 
-EVENT_RULE = _spec_rule("properties", "event")
-POOL_RULE = _spec_rule("properties", "pools", "items", "properties", "name")
+POOL_PATTERN = _spec_rule("properties", "pools", "items", "properties", "name")
 
 
 def _name_problems(data: dict[str, Any]) -> Problems:
     """The event, pools and hosts are named as the spec names them: hosts EVENT-POOL-NN."""
     event = data["event"]
-    if not re.fullmatch(EVENT_RULE, event):
-        return [("$.event", f"{event!r} is not an event name (the spec's rule: {EVENT_RULE})")]
+    if not re.fullmatch(spec.EVENT_PATTERN, event):
+        return [("$.event", f"{event!r} is not an event name ({spec.EVENT_RULE})")]
     out: Problems = []
     for i, host in enumerate(data["hosts"]):
         pool, name = host["pool"], host["name"]
-        if not re.fullmatch(POOL_RULE, pool):
+        if not re.fullmatch(POOL_PATTERN, pool):
             out.append((f"$.hosts[{i}].pool",
-                        f"{pool!r} is not a pool name (the spec's rule: {POOL_RULE})"))
+                        f"{pool!r} is not a pool name (the spec's rule: {POOL_PATTERN})"))
             continue
         number = name.removeprefix(f"{event}-{pool}-")
         if not (re.fullmatch(r"[0-9]{1,4}", number) and int(number) >= 1

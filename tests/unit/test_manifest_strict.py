@@ -78,7 +78,8 @@ CASES: list[tuple[str, Mutate, str, str]] = [
                                           value="10.200.0.3"),
      "$.network.gateway.burst_address", "10.200.0.3 is not a host address of the burst network"),
     ("event that is no event name", at("event", value="Sale!"),
-     "$.event", "'Sale!' is not an event name (the spec's rule: "),
+     "$.event", "'Sale!' is not an event name (a-z, 0-9 and -, starting with a letter, at most "
+                "24 characters)"),
     ("event with a trailing newline", at("event", value="sale\n"),
      "$.event", "'sale\\n' is not an event name"),
     ("host name with a trailing newline", at("hosts", 0, "name", value="sale-web-01\n"),
