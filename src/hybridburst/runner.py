@@ -58,9 +58,10 @@ class RunResult:
         return bool(self.tasks_ok.get(task))
 
 
-def _rotate(root: Path) -> None:
+def keep_last(root: Path, keep: int = KEEP) -> None:
+    """Remove all but the ``keep`` newest run folders under ``root`` (named by UTC time)."""
     runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
-    for old in runs[:-KEEP]:
+    for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
 
@@ -100,7 +101,7 @@ def run_playbook(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     private_data_dir = (event_dir.artifacts / f"{stamp}-{Path(playbook).stem}").resolve()
     private_data_dir.mkdir(parents=True)
-    _rotate(event_dir.artifacts)
+    keep_last(event_dir.artifacts)
     if str(BIN) not in os.environ.get("PATH", "").split(os.pathsep):
         # ansible-runner finds ansible-playbook on PATH: the one beside this interpreter.
         os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"

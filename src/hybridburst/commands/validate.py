@@ -17,7 +17,7 @@ from .. import locks, spec
 from ..atomic import write_atomic
 from ..errors import HybridburstError
 from ..journal import Journal
-from ..runner import run_playbook
+from ..runner import keep_last, run_playbook
 from ..states import HostState
 from ..workspace import EventDir
 from .fleet import load_event_meta
@@ -89,6 +89,7 @@ def report_dir(event_dir: EventDir) -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_dir = event_dir.root / "validation" / "runs" / f"{stamp}-{os.getpid()}"
     run_dir.mkdir(parents=True)
+    keep_last(run_dir.parent)
     return run_dir
 
 
