@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import threading
 import time
@@ -96,9 +97,36 @@ def journal_states(fleet: Fleet) -> dict[str, str]:
 
 
 def playbook(fleet: Fleet, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook as an operator runs it, with the event's become password (after the
+    baseline, admin's sudo asks for it)."""
     return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(fleet.inventory),
                            f"playbooks/{name}", *args],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+                          capture_output=True, text=True, cwd=REPO, check=False,
+                          env={**os.environ, "ANSIBLE_BECOME_PASSWORD_FILE":
+                               str(fleet.dir / "ssh" / "become_password")})
+
+
+def test_after_the_baseline_admin_has_no_passwordless_sudo(event: Fleet) -> None:
+    """The image gives admin NOPASSWD: ALL; after the baseline its sudo asks for the
+    controller's become password (the lifecycle goes on: the deploy below becomes root)."""
+    host = HOSTS[0]
+    for command in ("sudo -n id", "sudo -n /bin/sh -c id", "sudo -n -u nobody id"):
+        proc = event.ssh(host, command)
+        assert proc.returncode != 0, (command, proc.stdout)
+        assert "uid=" not in proc.stdout
+        assert "a password is required" in proc.stderr, (command, proc.stderr)
+    rules = event.ssh(host, "ls /etc/sudoers.d").stdout.split()
+    assert "90-cloud-admin" not in rules, rules
+    password = (event.dir / "ssh" / "become_password").read_text()
+    assert (event.dir / "ssh" / "become_password").stat().st_mode & 0o077 == 0
+    # With the password (on stdin, as Ansible gives it), admin is root.
+    proc = subprocess.run(
+        ["ssh", "-i", str(event.dir / "ssh" / "id_ed25519"), "-o", "BatchMode=yes",
+         "-o", f"UserKnownHostsFile={event.dir / 'ssh' / 'known_hosts'}",
+         "-o", "StrictHostKeyChecking=yes", f"admin@{event.host(host)['address']}",
+         "sudo -S -p '' id -u"],
+        input=password + "\n", capture_output=True, text=True, timeout=20, check=False)
+    assert proc.stdout.strip() == "0", proc.stderr
 
 
 def test_deploy_puts_every_host_behind_the_load_balancer(event: Fleet) -> None:
@@ -116,7 +144,11 @@ def test_deploy_puts_every_host_behind_the_load_balancer(event: Fleet) -> None:
 
 
 def test_deploying_the_same_release_again_changes_nothing(event: Fleet) -> None:
-    proc = playbook(event, "deploy.yml", "-e", f"deploy_release={GOOD}")
+    from hybridburst.app import release
+
+    digest = release.sha256(state_dir() / "releases" / release.artifact_name(GOOD))
+    proc = playbook(event, "deploy.yml", "-e", f"deploy_release={GOOD}",
+                    "-e", f"deploy_release_sha256={digest}")
     assert proc.returncode == 0, proc.stdout
     recap = proc.stdout.split("PLAY RECAP")[-1]
     assert recap.count("changed=0") == len(HOSTS), recap
