@@ -112,7 +112,7 @@ def check_world(*, may_hold: frozenset[HostState] = frozenset(), may_lack_access
         seen[host] = state
         launches[host] += state is S.LAUNCHED
     assert set(seen) <= set(HOSTS), seen
-    assert all(n == 1 for n in launches.values()), f"a slot launched twice: {launches}"
+    assert all(n <= 1 for n in launches.values()), f"a slot launched twice: {launches}"
     now = journal_states()
     live = {h for h, s in now.items() if s is not S.DESTROYED}
     # podman: one container per host, none of a host the journal holds destroyed or unknown.
