@@ -26,7 +26,8 @@ demo-aws: setup
 lint: setup
 	$(BIN)/ruff check src tests plugins pulumi_stacks bench
 	$(BIN)/yamllint --strict .
-	$(BIN)/ansible-lint --profile production --offline
+	@# unparsed_is_failed (ansible.cfg) is for real runs; ansible-lint's syntax check has no inventory.
+	ANSIBLE_INVENTORY_UNPARSED_FAILED=False $(BIN)/ansible-lint --profile production --offline
 
 unit: setup
 	$(BIN)/pytest -q tests/unit $(wildcard tests/pulumi) $(wildcard tests/costs)
