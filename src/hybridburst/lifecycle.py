@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import providers, spec
+from .atomic import write_atomic
 from .commands import access, fleet
 from .commands import baseline as baseline_cmd
 from .commands import validate as validate_cmd
@@ -272,7 +273,7 @@ def settle(event: str, event_dir: EventDir, console: Console, reporter: Reporter
 
     settlement = settle_event(event, event_dir=event_dir)
     for fmt in ("json", "csv", "html"):
-        (event_dir.root / f"settlement.{fmt}").write_text(render(settlement, fmt))
+        write_atomic(event_dir.root / f"settlement.{fmt}", render(settlement, fmt))
     if reporter.as_json:
         reporter.emit("settlement", report=str(event_dir.root / "settlement.json"))
     else:
