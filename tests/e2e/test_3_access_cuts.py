@@ -47,6 +47,14 @@ def mac_of(host: str) -> str:
     return next(iter(info["NetworkSettings"]["Networks"].values()))["MacAddress"]
 
 
+def bound(fleet: Fleet, host: str) -> str:
+    """The element that lets ``host`` in: the gateway's interface toward its address (eth0 or
+    eth1, as podman attached the networks), the address, the host's MAC."""
+    address = fleet.host(host)["address"]
+    route = json.loads(podman("exec", GATEWAY, "ip", "-j", "-4", "route", "get", address))[0]
+    return f"{route['dev']} . {address} . {mac_of(host)}"
+
+
 def reaches(fleet: Fleet, host: str, address: str, port: int, source: str | None = None) -> bool:
     """A real TCP connection from ``host`` (from ``source``, one of its addresses)."""
     code = ("import socket,sys; s=socket.socket(); s.settimeout(3); "
@@ -97,7 +105,7 @@ def authorized(fleet: Fleet) -> Iterator[Fleet]:
 
 def test_the_allow_set_binds_each_host_to_the_interface_and_mac_the_gateway_sees(
         authorized: Fleet) -> None:
-    assert elements() == {f"eth1 . {authorized.host(h)['address']} . {mac_of(h)}" for h in HEALTHY}
+    assert elements() == {bound(authorized, h) for h in HEALTHY}
 
 
 def test_burst_hosts_reach_nothing_on_the_gateway(authorized: Fleet) -> None:
@@ -130,7 +138,7 @@ def test_a_host_using_another_hosts_address_is_refused(authorized: Fleet) -> Non
         subprocess.run(["podman", "exec", GATEWAY, "ip", "neigh", "flush", "to", taken],
                        check=False)
     assert authorized.reaches_private_service(owner)
-    assert elements() == {f"eth1 . {authorized.host(h)['address']} . {mac_of(h)}" for h in HEALTHY}
+    assert elements() == {bound(authorized, h) for h in HEALTHY}
 
 
 def test_revocation_cuts_an_open_connection(authorized: Fleet) -> None:
@@ -171,7 +179,7 @@ def test_after_a_gateway_restart_reconcile_access_restores_exactly_the_authorize
         authorized: Fleet) -> None:
     revoked, kept = HEALTHY  # e2e-web-01 is revoked already (test above): idempotent
     assert hybridburst("revoke", authorized.event, "--host", revoked).returncode == 0
-    expected = {f"eth1 . {authorized.host(kept)['address']} . {mac_of(kept)}"}
+    expected = {bound(authorized, kept)}
     assert elements() == expected
     podman("restart", "-t", "5", GATEWAY)
     wait_for_gateway()
@@ -181,7 +189,7 @@ def test_after_a_gateway_restart_reconcile_access_restores_exactly_the_authorize
     assert not authorized.reaches_private_service(kept)
     # Meanwhile another state directory put its host back, and someone let the revoked host
     # in by hand: the first must stay, the second must go.
-    stray = f"eth1 . {authorized.host(revoked)['address']} . {mac_of(revoked)}"
+    stray = bound(authorized, revoked)
     podman("exec", GATEWAY, "nft", "add", "element", *TABLE, "burst_allowed",
            f"{{ {FOREIGN}, {stray} }}")
     proc = hybridburst("reconcile-access", authorized.event)
