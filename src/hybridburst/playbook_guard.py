@@ -22,7 +22,7 @@ PR_SET_PDEATHSIG = 1
 CONTROLLER_ENV = "HYBRIDBURST_CONTROLLER_PID"
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -41,7 +41,7 @@ def _descendants(root: int) -> list[int]:
 def _die(_signum: int = 0, _frame: FrameType | None = None) -> None:
     """Kill the playbook: its process group and every process below it (Ansible's workers
     and their ssh connections live in sessions of their own)."""
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     os.killpg(os.getpgrp(), signal.SIGKILL)

@@ -61,16 +61,17 @@ class Fleet:
     def host(self, name: str) -> dict[str, Any]:
         return next(h for h in self.manifest["hosts"] if h["name"] == name)
 
+    def ssh_argv(self, host: str, command: str) -> list[str]:
+        """The SSH command line that runs ``command`` on a burst host, host key checked."""
+        return ["ssh", "-i", str(self.dir / "ssh" / "id_ed25519"), "-o", "BatchMode=yes",
+                "-o", f"UserKnownHostsFile={self.dir / 'ssh' / 'known_hosts'}",
+                "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5",
+                f"admin@{self.host(host)['address']}", command]
+
     def ssh(self, host: str, command: str, timeout: int = 20) -> subprocess.CompletedProcess[str]:
         """Run a command on a burst host over SSH with strict host key checking."""
-        h = self.host(host)
-        return subprocess.run(
-            ["ssh", "-i", str(self.dir / "ssh" / "id_ed25519"), "-o", "BatchMode=yes",
-             "-o", f"UserKnownHostsFile={self.dir / 'ssh' / 'known_hosts'}",
-             "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5",
-             f"admin@{h['address']}", command],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )
+        return subprocess.run(self.ssh_argv(host, command), capture_output=True, text=True,
+                              timeout=timeout, check=False)
 
     def reaches_private_service(self, host: str) -> bool:
         """A real TCP connection from ``host`` to the private backend service."""

@@ -72,13 +72,8 @@ def hold_connection(fleet: Fleet, host: str) -> subprocess.Popen[str]:
               "for i in $(seq 90); do [ -e /tmp/hb-go ] && break; "
               "printf 'X-Held: %s\\r\\n' $i >&3 || exit 3; sleep 1; done; "
               "printf '\\r\\n' >&3; timeout 5 cat <&3; echo END")
-    ssh = fleet.dir / "ssh"
-    return subprocess.Popen(
-        ["ssh", "-i", str(ssh / "id_ed25519"), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={ssh / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-         "-o", "ConnectTimeout=5", f"admin@{fleet.host(host)['address']}", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return subprocess.Popen(fleet.ssh_argv(host, script), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finish(fleet: Fleet, held: dict[str, subprocess.Popen[str]]) -> dict[str, str]:

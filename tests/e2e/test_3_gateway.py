@@ -42,13 +42,8 @@ def open_connection(fleet: Fleet, host: str) -> subprocess.Popen[str]:
     script = ("exec 3<>/dev/tcp/10.200.0.20/8081 || exit 1; echo CONNECTED; "
               "for i in $(seq 600); do [ -e /tmp/hb-go ] && break; sleep 0.2; done; "
               "printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3; timeout 10 cat <&3")
-    ssh = fleet.dir / "ssh"
-    return subprocess.Popen(
-        ["ssh", "-i", str(ssh / "id_ed25519"), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={ssh / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-         "-o", "ConnectTimeout=5", f"admin@{fleet.host(host)['address']}", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return subprocess.Popen(fleet.ssh_argv(host, script), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")

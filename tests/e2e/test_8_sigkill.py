@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from hybridburst import playbook_guard
 from hybridburst.states import HOLDS_ACCESS, HostState, allowed
 from tests.conftest import BIN, REPO, state_dir
 from tests.e2e.conftest import allow_set
@@ -215,19 +216,7 @@ def _alive(pid: int) -> bool:
 
 
 def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
+    return [root, *playbook_guard.descendants(root)]
 
 
 def run_dirs() -> set[Path]:
