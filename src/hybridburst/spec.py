@@ -25,6 +25,8 @@ FAULT_KINDS = ("memory_mb", "cpus", "disk_mb", "os_version", "wrong_address", "s
 # Names are anchored with \Z: "$" would let a trailing newline through ("d11\n").
 EVENT_PATTERN = r"^[a-z][a-z0-9-]{0,23}\Z"
 EVENT_RULE = "a-z, 0-9 and -, starting with a letter, at most 24 characters"
+TEAM_PATTERN = r"^[a-z][a-z0-9-]{0,31}\Z"
+POOL_PATTERN = r"^[a-z][a-z0-9]{0,11}\Z"
 MAX_HOSTS_ENV = "HYBRIDBURST_MAX_HOSTS"
 DEFAULT_MAX_HOSTS = 5000
 # What the lifecycle needs of a private inventory: burst.yml and reclaim.yml assert gateway
@@ -37,7 +39,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["event", "team", "provider", "pools"],
     "properties": {
         "event": {"type": "string", "pattern": EVENT_PATTERN},
-        "team": {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,31}\Z"},
+        "team": {"type": "string", "pattern": TEAM_PATTERN},
         "provider": {"enum": list(PROVIDERS)},
         "region": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"},
         # aws/openstack only: run the real stack programs on the emulated cloud (local hosts).
@@ -66,7 +68,7 @@ SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["name", "count", "instance_type"],
                 "properties": {
-                    "name": {"type": "string", "pattern": r"^[a-z][a-z0-9]{0,11}\Z"},
+                    "name": {"type": "string", "pattern": POOL_PATTERN},
                     "count": {"type": "integer", "minimum": 1, "maximum": 200},
                     "instance_type": {"type": "string"},
                     "release": {"type": "string", "minLength": 1},

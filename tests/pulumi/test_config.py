@@ -73,6 +73,10 @@ def test_peering_missing_values(peering_config: dict[str, Any]) -> None:
     ("privateCidrs", ["10.0.0.1/12"], "privateCidrs[0]: '10.0.0.1/12' is not an IPv4 network"),
     ("appPort", "http", "appPort: 'http' is not an integer"),
     ("imageId", "debian-12", "imageId: 'debian-12' is not an AMI id"),
+    # The spec's name rules, anchored: a trailing newline is no name.
+    ("event", "d11\n", "event: 'd11\\n' is not a valid event name"),
+    ("team", "shop\n", "team: 'shop\\n' is not a valid team name"),
+    ("pools", ["web\n:2:c6i.large"], "pools[0]"),
 ])
 def test_bad_values_fail_clearly(aws_config: dict[str, Any], key: str, value: Any,
                                  expected: str) -> None:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from .. import catalog
 from ..errors import HybridburstError
-from ..spec import host_name
+from ..spec import EVENT_PATTERN, POOL_PATTERN, TEAM_PATTERN, host_name
 from . import network, tags
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
-POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+# The spec's rules (anchored with \Z: "d11\n" is no event name).
+NAME = re.compile(EVENT_PATTERN)
+TEAM_NAME = re.compile(TEAM_PATTERN)
+POOL_NAME = re.compile(POOL_PATTERN)
 
 
 class StackConfigError(HybridburstError):
@@ -49,7 +51,7 @@ class BurstIdentity:
         out = []
         if not NAME.match(self.event):
             out.append(f"event: {self.event!r} is not a valid event name ({NAME.pattern})")
-        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", self.team):
+        if not TEAM_NAME.match(self.team):
             out.append(f"team: {self.team!r} is not a valid team name")
         try:
             tags.parse_expiry(self.burst_expiry)
