@@ -160,7 +160,7 @@ class PrivateSide:
         machine = Machine(
             name=name, hostname=name, networks=networks, image=tag,
             labels={ROLE_LABEL: f"private-{role}", "hybridburst.config": config},
-            authorized_keys=str(keys), extra=extra, memory_mb=512,
+            authorized_keys=str(keys), extra=extra, memory_mb=512, own_net_sysctls=False,
         )
         machine.start()
         host_key = wait_for_ssh(name, address)
