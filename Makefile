@@ -43,8 +43,11 @@ test: setup lint
 	$(BIN)/pytest --durations=15 tests
 	@$(MAKE) --no-print-directory molecule
 
+# Time to capacity: baked vs converge vs stock settings at 10/30/100 hosts, plus the fleet
+# manifest, Pulumi and journal benches (bench/run.py --help). `make bench BENCH_ARGS=--quick`
+# checks that it works on 2 hosts per mode. Run it alone: it starts up to 100 local hosts.
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/hybridburst deprovision double11
