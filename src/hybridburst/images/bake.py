@@ -1,0 +1,311 @@
+"""Bake a pool's image: one builder host of the local cloud goes through the real steps
+(launch, validate, authorize, baseline, the release installed without the load balancer),
+then is revoked, scrubbed of everything that is its own (SSH host keys, machine-id, login
+password, logs), committed with ``podman commit``, and destroyed. The bake is recorded under
+``STATE/images/<digest>.json`` with the probe's expectation, and an image is *current* for a
+pool when its digest (digest.py) is the one the pool's inputs give today.
+
+Per-event secrets stay out of the image: the login user's password is locked in it and the
+provider sets the event's become password at launch (as cloud-init would), its SSH key is
+mounted at launch, not baked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import providers, spec
+from ..app import release as app_release
+from ..atomic import write_atomic
+from ..errors import HybridburstError
+from ..journal import Journal
+from ..plan import make_plan
+from ..runner import run_playbook
+from ..states import HostState
+from ..workspace import EventDir, state_root
+from . import digest as digest_mod
+
+REPOSITORY = "localhost/hybridburst-baked"
+LABEL_DIGEST = "hybridburst.image.digest"
+LABEL_RELEASE = "hybridburst.image.release"
+LABEL_ROLES = "hybridburst.image.roles-digest"
+
+# Run as root in the builder just before the commit: nothing of the builder's own identity
+# or of its event may be captured. Host keys are made again at first boot by the base image's
+# ssh-hostkeys.service (it runs when /etc/ssh/ssh_host_ed25519_key is missing).
+SCRUB = r"""
+set -eu
+rm -f /etc/ssh/ssh_host_*
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+usermod -p '!' admin
+cp /etc/shadow /etc/shadow-
+rm -rf /home/admin/.ansible /root/.ansible /tmp/* /var/tmp/*
+find /var/log -type f \( -name '*.log' -o -name '*.journal' -o -name '*.journal~' \) -delete
+rm -f /var/log/sudo.log
+"""
+
+
+def images_dir() -> Path:
+    return state_root() / "images"
+
+
+def image_tag(digest: str) -> str:
+    return f"{REPOSITORY}:{digest}"
+
+
+@dataclass(frozen=True)
+class PoolImage:
+    pool: str
+    release: str
+    digest: str
+    tag: str
+
+    @property
+    def record_path(self) -> Path:
+        return images_dir() / f"{self.digest}.json"
+
+
+def _base_image_tag() -> str:
+    from ..providers.local import image
+
+    return image.tag()
+
+
+def _release_sha256(release: str) -> str:
+    from ..commands.app import artifact
+
+    return app_release.sha256(artifact(release))
+
+
+def pool_images(event_spec: spec.EventSpec) -> dict[str, PoolImage]:
+    """The image each pool of the spec would launch from, by the digest of today's inputs."""
+    if event_spec.private_inventory is None:
+        inventory = providers.REPO_INVENTORY
+    else:
+        inventory = event_spec.private_inventory
+    base = _base_image_tag()
+    out = {}
+    for pool in event_spec.pools:
+        if not pool.release:
+            raise HybridburstError(f"pool {pool.name} has no release: nothing to bake")
+        inputs = digest_mod.Inputs(release=pool.release,
+                                   release_sha256=_release_sha256(pool.release),
+                                   base_image=base, private_inventory=Path(inventory))
+        d = digest_mod.compute(inputs)
+        out[pool.name] = PoolImage(pool.name, pool.release, d, image_tag(d))
+    return out
+
+
+def load_record(digest: str) -> dict[str, Any] | None:
+    path = images_dir() / f"{digest}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("digest") == digest else None
+
+
+def _podman_rc(*args: str) -> int:
+    import subprocess
+
+    from ..providers.local.podman import environment
+
+    return subprocess.run(["podman", *args], env=environment(), capture_output=True,
+                          check=False).returncode
+
+
+def current(event_spec: spec.EventSpec) -> dict[str, PoolImage | None]:
+    """Per pool: its image when one is baked from today's inputs (recorded and present),
+    else None (never baked, or stale: a role file, a variable, the release or the base image
+    changed since, so the digest differs)."""
+    out: dict[str, PoolImage | None] = {}
+    for pool, image in pool_images(event_spec).items():
+        ok = load_record(image.digest) is not None and _podman_rc("image", "exists", image.tag) == 0
+        out[pool] = image if ok else None
+    return out
+
+
+def expected_sha256(digest: str) -> dict[str, str]:
+    record = load_record(digest) or {}
+    return dict(record.get("expected", {}).get("files", {}))
+
+
+def builder_event(image: PoolImage) -> str:
+    return f"bk-{image.digest[:12]}"
+
+
+def _builder_spec(event_spec: spec.EventSpec, image: PoolImage, folder: Path) -> Path:
+    pool = next(p for p in event_spec.pools if p.name == image.pool)
+    inventory = event_spec.private_inventory or providers.REPO_INVENTORY
+    path = folder / f"{builder_event(image)}.yml"
+    path.write_text(
+        f"# image builder of pool {pool.name} of {event_spec.event} (hybridburst bake)\n"
+        f"event: {builder_event(image)}\n"
+        f"team: {event_spec.team}\n"
+        "provider: local\n"
+        f"private_inventory: {inventory}\n"
+        "pools:\n"
+        f"  - name: {pool.name}\n"
+        "    count: 1\n"
+        f"    instance_type: {_local_type(event_spec, pool.instance_type)}\n"
+        f"    release: \"{pool.release}\"\n")
+    return path
+
+
+def _local_type(event_spec: spec.EventSpec, instance_type: str) -> str:
+    """The builder's hardware does not go into the image: the local provider's smallest type
+    that exists when the pool's type is a cloud's."""
+    return instance_type if event_spec.provider == "local" else "local.small"
+
+
+@dataclass
+class BakeResult:
+    pool: str
+    digest: str
+    tag: str
+    seconds: float
+    record: Path
+    reused: bool = False
+
+
+def bake(spec_path: Path, console: Any, *, pools: list[str] | None = None, force: bool = False,
+         log: Callable[[str], None] = print) -> list[BakeResult]:
+    """Bake the image of each pool of the spec (or of ``pools``) whose image is not current.
+    Pools with the same inputs share one image."""
+    event_spec = spec.load(spec_path)
+    wanted = pool_images(event_spec)
+    if pools:
+        unknown = sorted(set(pools) - set(wanted))
+        if unknown:
+            raise HybridburstError(f"{spec_path}: no pool {', '.join(unknown)}")
+        wanted = {p: wanted[p] for p in pools}
+    results: list[BakeResult] = []
+    done: dict[str, BakeResult] = {}
+    have = current(event_spec)
+    for name, image in wanted.items():
+        if image.digest in done:
+            results.append(BakeResult(name, image.digest, image.tag, 0.0,
+                                      done[image.digest].record, reused=True))
+            continue
+        if have.get(name) is not None and not force:
+            log(f"pool {name}: image {image.digest[:12]} is current")
+            result = BakeResult(name, image.digest, image.tag, 0.0, image.record_path, reused=True)
+        else:
+            result = _bake_one(event_spec, image, console, log)
+        done[image.digest] = result
+        results.append(result)
+    return results
+
+
+def _bake_one(event_spec: spec.EventSpec, image: PoolImage, console: Any,
+              log: Callable[[str], None]) -> BakeResult:
+    from ..commands import access, fleet
+    from ..commands import baseline as baseline_stage
+    from ..commands import validate as validate_stage
+    from ..commands.app import artifact
+    from ..providers.local.podman import podman
+    from ..providers.local.provider import container_name
+
+    started = time.monotonic()
+    images_dir().mkdir(parents=True, exist_ok=True)
+    bake_spec = spec.load(_builder_spec(event_spec, image, images_dir()))
+    plan = make_plan(bake_spec)
+    host = plan.hosts[0].name
+    event_dir = EventDir.of(bake_spec.event)
+    if event_dir.root.exists():  # a bake that died: start from nothing
+        _teardown(bake_spec, event_dir, console, log)
+    fleet.save_event_meta(event_dir, bake_spec)
+    journal = Journal(event_dir.journal)
+    provider = providers.get("local", bake_spec.private_inventory, log=log)
+    log(f"pool {image.pool}: baking image {image.digest[:12]} on builder {host}")
+    try:
+        provider.provision(plan, event_dir, journal)
+        fleet.write_inventory_config(event_dir)
+        _need(journal, host, HostState.LAUNCHED, "launch")
+        validate_stage.validate(event_dir, console, [host])
+        _need(journal, host, HostState.VALIDATED, "validation")
+        access.authorize(event_dir, console, [host])
+        _need(journal, host, HostState.AUTHORIZED, "authorize")
+        run, failed = baseline_stage.baseline(event_dir, console, [host])
+        if failed:
+            raise HybridburstError(f"builder {host}: baseline failed: {failed[host]}")
+        path = artifact(image.release)
+        published = run_playbook(event_dir, "publish_release.yml",
+                                 {"publish_release_artifacts": [path]}, limit="lb")
+        if published.rc != 0:
+            raise HybridburstError(f"publishing {image.release} failed; see {published.private_data_dir}")
+        run = run_playbook(event_dir, "bake.yml",
+                           {"bake_hosts": host, "bake_release_sha256": app_release.sha256(path)},
+                           limit=host)
+        if run.rc != 0 or host not in run.ok:
+            why = run.failed.get(host) or run.unreachable.get(host) or run.status
+            raise HybridburstError(f"builder {host}: release {image.release}: {why}")
+        from .verify import probe
+
+        snapshot = probe(event_dir, [host], snapshot=True)[host]
+        if snapshot["differences"]:
+            raise HybridburstError(f"builder {host} differs from the baseline right after it: "
+                                   + "; ".join(snapshot["differences"]))
+        access.revoke(event_dir, console, [host])
+        name = container_name(host)
+        podman("exec", name, "sh", "-c", SCRUB)
+        podman("commit", "--pause=true",
+               "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL=SIGRTMIN+3",
+               "--change", f"LABEL {LABEL_DIGEST}={image.digest}",
+               "--change", f"LABEL {LABEL_RELEASE}={image.release}",
+               "--change", f"LABEL {LABEL_ROLES}={digest_mod.roles_digest()}",
+               name, image.tag)
+        seconds = time.monotonic() - started
+        record = {
+            "digest": image.digest,
+            "tag": image.tag,
+            "pool": image.pool,
+            "release": image.release,
+            "roles_digest": digest_mod.roles_digest(),
+            "base_image": _base_image_tag(),
+            "baked_at": dt.datetime.now(dt.UTC).isoformat(),
+            "bake_seconds": round(seconds, 1),
+            "builder": host,
+            "expected": {"files": snapshot["observed"].get("files", {}),
+                         "not_applied": snapshot["not_applied"], "checked": snapshot["checked"]},
+        }
+        write_atomic(image.record_path, json.dumps(record, indent=2) + "\n")
+    finally:
+        _teardown(bake_spec, event_dir, console, log)
+    log(f"pool {image.pool}: image {image.tag} baked in {seconds:.0f}s")
+    return BakeResult(image.pool, image.digest, image.tag, seconds, image.record_path)
+
+
+def _need(journal: Journal, host: str, state: HostState, step: str) -> None:
+    entry = journal.current().get(host)
+    if entry is None or entry.state is not state:
+        why = entry.reason if entry else "no record"
+        raise HybridburstError(f"builder {host}: {step} failed: {why}")
+
+
+def _teardown(bake_spec: spec.EventSpec, event_dir: EventDir, console: Any,
+              log: Callable[[str], None]) -> None:
+    """Revoke (idempotent) then destroy the builder and forget its event."""
+    from ..commands import access
+
+    journal = Journal(event_dir.journal)
+    live = [h for h, e in journal.current().items()
+            if e.state not in (HostState.DESTROYED, HostState.REQUESTED)]
+    if live and event_dir.inventory_config.exists():
+        try:
+            access.revoke(event_dir, console, live)
+        except HybridburstError as exc:
+            log(f"builder: revoke: {exc}")
+    provider = providers.get("local", bake_spec.private_inventory, log=log)
+    provider.deprovision(bake_spec.event, event_dir, journal)
+    shutil.rmtree(event_dir.root, ignore_errors=True)
