@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -124,6 +125,55 @@ def test_burst_hosts_cannot_reach_private_service_while_allow_set_is_empty(fleet
     # The service is up: the gateway's private side reaches it.
     out = podman("exec", "hb-gateway", "curl", "-s", "-m", "3", "http://10.200.0.20:8081/health")
     assert json.loads(out)["status"] == "ok"
+
+
+def test_a_host_sets_its_own_net_sysctls_and_none_of_the_machine(fleet: Fleet) -> None:
+    """net.* belongs to the host's own network namespace, like on a VM: its root sets it and
+    the machine keeps its value. kernel.*, fs.*, vm.* stay read-only, and cannot be remounted."""
+    host = HEALTHY[0]
+    machine = Path("/proc/sys/net/ipv4/tcp_max_syn_backlog").read_text().strip()
+    wanted = str(int(machine) + 1)
+    proc = fleet.ssh(host, f"sudo -n sysctl -w net.ipv4.tcp_max_syn_backlog={wanted}")
+    assert proc.returncode == 0, proc.stderr
+    assert fleet.ssh(host, "cat /proc/sys/net/ipv4/tcp_max_syn_backlog").stdout.strip() == wanted
+    assert Path("/proc/sys/net/ipv4/tcp_max_syn_backlog").read_text().strip() == machine
+    pid_max = Path("/proc/sys/kernel/pid_max").read_text()
+    for command in ("sudo -n sh -c 'echo 4194303 > /proc/sys/kernel/pid_max'",
+                    "sudo -n umount /proc/sys/kernel",
+                    "sudo -n mount -o remount,rw /proc/sys/kernel",
+                    "sudo -n sh -c 'echo 1 > /proc/sys/fs/protected_regular'",
+                    "sudo -n sh -c 'echo 1 > /proc/sys/vm/overcommit_memory'"):
+        proc = fleet.ssh(host, command)
+        assert proc.returncode != 0, (command, proc.stdout)
+    assert "Read-only file system" in fleet.ssh(
+        host, "sudo -n sh -c 'echo 4194303 > /proc/sys/kernel/pid_max'").stderr
+    assert Path("/proc/sys/kernel/pid_max").read_text() == pid_max
+
+
+def test_a_host_that_takes_another_mac_is_cut_off_by_its_bridge_port(fleet: Fleet) -> None:
+    """With NET_ADMIN a host could take another host's MAC (and address, which the gateway's
+    allow set binds to it): its bridge port drops every frame from a MAC not its own."""
+    host, other = HEALTHY[0], "e2e-web-02"
+    address = fleet.host(host)["address"]
+    container = f"hb-{host}"
+
+    def answers() -> bool:
+        subprocess.run(["ip", "neigh", "flush", "to", address], check=False)
+        try:
+            with socket.create_connection((address, 22), timeout=2) as sock:
+                return sock.recv(4).startswith(b"SSH")
+        except OSError:
+            return False
+
+    own = podman("exec", container, "cat", "/sys/class/net/eth0/address").strip()
+    foreign = podman("exec", f"hb-{other}", "cat", "/sys/class/net/eth0/address").strip()
+    assert answers()
+    try:
+        podman("exec", container, "ip", "link", "set", "eth0", "address", foreign)
+        assert not answers()
+    finally:
+        podman("exec", container, "ip", "link", "set", "eth0", "address", own)
+    assert answers()
 
 
 def test_status_lists_every_host_state(fleet: Fleet) -> None:

@@ -129,6 +129,25 @@ def test_after_the_baseline_admin_has_no_passwordless_sudo(event: Fleet) -> None
     assert proc.stdout.strip() == "0", proc.stderr
 
 
+def test_the_baseline_sets_every_net_sysctl_on_the_host(event: Fleet) -> None:
+    """The sale's network settings (SYN backlog, redirects, reverse-path filter) take effect
+    on a local host: each net.* line of the role's sysctl file is the live value in the
+    host's /proc/sys; only keys its network namespace lacks are reported as not applied."""
+    host = HOSTS[0]
+    text = event.ssh(host, "cat /etc/sysctl.d/*baseline*.conf").stdout
+    wanted = dict(line.split(" = ", 1) for line in text.splitlines()
+                  if line.startswith("net.") and " = " in line)
+    assert {"net.ipv4.tcp_max_syn_backlog", "net.ipv4.conf.all.rp_filter",
+            "net.ipv4.conf.all.accept_redirects"} <= set(wanted), text
+    paths = " ".join("/proc/sys/" + key.replace(".", "/") for key in wanted)
+    live = event.ssh(host, f"cat {paths}").stdout.splitlines()
+    assert dict(zip(wanted, (" ".join(v.split()) for v in live), strict=True)) == {
+        k: " ".join(v.split()) for k, v in wanted.items()}
+    skipped = [line for line in text.splitlines() if line.startswith("# not applied here: net.")]
+    assert all("not present in this kernel or network namespace" in line for line in skipped), \
+        skipped
+
+
 def test_deploy_puts_every_host_behind_the_load_balancer(event: Fleet) -> None:
     started = time.monotonic()
     proc = app_cli("deploy", EVENT)
