@@ -8,7 +8,6 @@ skips a step, access is never granted without a verdict and always revoked befor
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,28 +16,36 @@ from rich.table import Table
 
 from . import providers, spec
 from .atomic import write_atomic
-from .commands import access, fleet
-from .commands import baseline as baseline_cmd
-from .commands import validate as validate_cmd
 from .errors import HybridburstError
 from .journal import Journal
 from .plan import Plan, make_plan
 from .reporting import Reporter
+from .runner import PlaybookRunner, run_playbook
+from .stages import access, health
+from .stages import baseline as baseline_stage
+from .stages import deploy as deploy_stage
+from .stages import validate as validate_stage
+from .stages.capacity import provider_for
+from .stages.status import status_rows
 from .states import HOLDS_ACCESS, HostState
-from .workspace import EventDir
+from .workspace import EventDir, load_event_meta, save_event_meta, write_inventory_config
 
 S = HostState
 GONE = {S.DESTROYED}
+HEALTHY = {S.VALIDATED, *HOLDS_ACCESS}
 
 
 @dataclass
 class Burst:
+    """One event being burst: its plan and files, and what does the work (the provider
+    creates and destroys hosts, the runner runs the stages' playbooks; tests inject fakes)."""
+
     plan: Plan
     event_dir: EventDir
     journal: Journal
     provider: providers.Provider
     reporter: Reporter
-    console: Console
+    runner: PlaybookRunner = run_playbook
 
     def hosts_in(self, *states: HostState) -> list[str]:
         current = self.journal.current()
@@ -50,12 +57,24 @@ class Burst:
         if not hosts:
             return
         self.reporter.say(f"retiring {len(hosts)} host(s) ({why}): revoke, then destroy")
-        access.revoke(self.event_dir, self.console, hosts)
+        access.revoke(self.event_dir, hosts, runner=self.runner)
         destroy = getattr(self.provider, "destroy_hosts", None)
         if destroy is None:
             self.reporter.say("this provider destroys hosts only with the whole event (`down`)")
             return
         destroy(self.plan.event, self.event_dir, self.journal, set(hosts))
+
+    def short_pools(self, healthy: set[HostState] | None = None) -> list[str]:
+        """Pools below their minimum healthy share of the planned count (a retired host's
+        slot stays empty, so it counts against its pool)."""
+        current = self.journal.current()
+        good_states = healthy or HEALTHY
+        counts: dict[str, tuple[int, int]] = {}
+        for pool in self.plan.spec.pools:
+            names = [h.name for h in self.plan.hosts if h.pool == pool.name]
+            good = sum(1 for n in names if n in current and current[n].state in good_states)
+            counts[pool.name] = (good, pool.count)
+        return health.short_pools(counts, {p.name: p.min_healthy_share for p in self.plan.spec.pools})
 
 
 def _slots_to_launch(plan: Plan, journal: Journal) -> Plan:
@@ -70,22 +89,11 @@ def _slots_to_launch(plan: Plan, journal: Journal) -> Plan:
                                  if h.name not in current or current[h.name].state not in GONE))
 
 
-def _short_pools(burst: Burst, healthy: set[HostState] | None = None) -> list[str]:
-    """Pools below their minimum healthy share of the planned count."""
-    current = burst.journal.current()
-    healthy = healthy or {S.VALIDATED, *HOLDS_ACCESS, S.BASELINED, S.READY}
-    short = []
-    for pool in burst.plan.spec.pools:
-        names = [h.name for h in burst.plan.hosts if h.pool == pool.name]
-        good = sum(1 for n in names if n in current and current[n].state in healthy)
-        need = math.ceil(pool.min_healthy_share * pool.count - 1e-9)
-        if good < need:
-            short.append(f"pool {pool.name}: {good}/{pool.count} healthy, {need} needed")
-    return short
-
-
 def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok: bool = False,
-       skip: tuple[str, ...] = ()) -> int:
+       skip: tuple[str, ...] = (), provider: providers.Provider | None = None,
+       runner: PlaybookRunner = run_playbook) -> int:
+    """Burst the event of ``spec_path``; 0 when every pool reached its minimum healthy share.
+    ``provider`` (default: the spec's) and ``runner`` do the work; tests inject fakes."""
     event_spec = spec.load(spec_path)
     plan = make_plan(event_spec)
     from .costs import enforce_budget, estimate
@@ -93,87 +101,103 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
     est = estimate(plan)
     enforce_budget(est, event_spec, over_budget_ok=over_budget_ok)
     event_dir = EventDir.of(event_spec.event)
-    fleet.save_event_meta(event_dir, event_spec)
+    save_event_meta(event_dir, event_spec)
     journal = Journal(event_dir.journal)
-    provider = providers.get(event_spec.provider, event_spec.private_inventory, log=reporter.say,
-                             emulated=event_spec.emulated, region=event_spec.region,
-                             faults=event_spec.faults)
+    if provider is None:
+        provider = providers.get(event_spec.provider, event_spec.private_inventory,
+                                 log=reporter.say, emulated=event_spec.emulated,
+                                 region=event_spec.region, faults=event_spec.faults)
     if event_spec.emulated:
         reporter.say(f"[bold yellow]EMULATED {event_spec.provider}[/]: the real stack programs run "
                      "under Pulumi's mocks through the Automation API seam; every instance is a "
                      "local-cloud host. No cloud API is called.")
-    burst = Burst(plan, event_dir, journal, provider, reporter, console)
+    burst = Burst(plan, event_dir, journal, provider, reporter, runner)
     reporter.emit("up_started", event=plan.event, hosts=len(plan.hosts), estimate=str(est.total))
-
-    # 1. provision
-    launch = _slots_to_launch(plan, journal)
-    with reporter.step("provision", len(launch.hosts)) as rep:
-        manifest = provider.provision(launch, event_dir, journal)
-        fleet.write_inventory_config(event_dir)
-        for host in manifest["hosts"]:
-            rep.advance(host["name"], "launched")
-    burst.retire(burst.hosts_in(S.FAILED), "launch failed")
-
-    # 2. validate; quarantined hosts are revoked and destroyed at once
-    targets = burst.hosts_in(S.LAUNCHED)
-    if targets:
-        with reporter.step("validate", len(targets)) as rep:
-            report = validate_cmd.validate(event_dir, console, targets)
-            for record in report["hosts"]:
-                rep.advance(record["host"], record["verdict"], "; ".join(record["reasons"]))
-    burst.retire(burst.hosts_in(S.QUARANTINED), "quarantined")
-    short = _short_pools(burst)
-    if short:
-        for line in short:
-            reporter.say(f"[red]{line}[/]")
-        raise HybridburstError("not enough healthy hosts; the rest stays as it is "
-                               f"(`hybridburst down {plan.event}` gives it back)")
-
-    # 3. authorize (hosts that hold access again too: it is idempotent, and it restores
-    #    access a restarted gateway lost)
-    targets = burst.hosts_in(S.VALIDATED, *HOLDS_ACCESS)
-    if targets:
-        with reporter.step("authorize", len(targets)) as rep:
-            run = access.authorize(event_dir, console, targets)
-            for host in targets:
-                ok = journal.state_of(host) in HOLDS_ACCESS
-                rep.advance(host, "authorized" if ok else "refused",
-                            "" if ok else run.failed.get(host, ""))
-    burst.retire(sorted(set(burst.hosts_in(S.VALIDATED)) & set(targets)), "authorize failed")
-
-    # 4. baseline, 5. deploy
-    targets = burst.hosts_in(S.AUTHORIZED)
-    if "baseline" not in skip and targets:
-        with reporter.step("baseline", len(targets)) as rep:
-            _, failed = baseline_cmd.baseline(event_dir, console, targets)
-            for host in targets:
-                rep.advance(host, "failed" if host in failed else "baselined",
-                            failed.get(host, ""))
-        burst.retire(sorted(failed), "baseline failed")
+    provision_step(burst)
+    validate_step(burst)
+    authorize_step(burst)
+    if "baseline" not in skip:
+        baseline_step(burst)
     if "deploy" not in skip:
-        _deploy(burst)
-    short = _short_pools(burst, {S.READY} if "deploy" not in skip else None)
+        deploy_step(burst)
+    short = burst.short_pools({S.READY} if "deploy" not in skip else None)
     summary(burst.event_dir, console, reporter)
     reporter.emit("up_finished", event=plan.event, short=short)
     return 1 if short else 0
 
 
-def _deploy(burst: Burst) -> None:
+def provision_step(burst: Burst) -> None:
+    """1. Launch the slots that need a host; retire the hosts whose launch failed."""
+    launch = _slots_to_launch(burst.plan, burst.journal)
+    with burst.reporter.step("provision", len(launch.hosts)) as rep:
+        manifest = burst.provider.provision(launch, burst.event_dir, burst.journal)
+        write_inventory_config(burst.event_dir)
+        for host in manifest["hosts"]:
+            rep.advance(host["name"], "launched")
+    burst.retire(burst.hosts_in(S.FAILED), "launch failed")
+
+
+def validate_step(burst: Burst) -> None:
+    """2. Validate the launched hosts; quarantined ones are revoked and destroyed at once.
+    Stop (the rest stays as it is) when a pool is below its minimum healthy share."""
+    targets = burst.hosts_in(S.LAUNCHED)
+    if targets:
+        with burst.reporter.step("validate", len(targets)) as rep:
+            result = validate_stage.validate(burst.event_dir, targets, runner=burst.runner)
+            for record in result.report["hosts"]:
+                rep.advance(record["host"], record["verdict"], "; ".join(record["reasons"]))
+    burst.retire(burst.hosts_in(S.QUARANTINED), "quarantined")
+    short = burst.short_pools()
+    if short:
+        for line in short:
+            burst.reporter.say(f"[red]{line}[/]")
+        raise HybridburstError("not enough healthy hosts; the rest stays as it is "
+                               f"(`hybridburst down {burst.plan.event}` gives it back)")
+
+
+def authorize_step(burst: Burst) -> None:
+    """3. Authorize the validated hosts, and the hosts that hold access again (it is
+    idempotent, and it restores access a restarted gateway lost); retire the refused."""
+    targets = burst.hosts_in(S.VALIDATED, *HOLDS_ACCESS)
+    if not targets:
+        return
+    with burst.reporter.step("authorize", len(targets)) as rep:
+        result = access.authorize(burst.event_dir, targets, runner=burst.runner)
+        for host in targets:
+            ok = burst.journal.state_of(host) in HOLDS_ACCESS
+            why = result.problems.get(host) or result.untouched.get(host, "")
+            rep.advance(host, "authorized" if ok else "refused", "" if ok else why)
+    burst.retire(sorted(set(burst.hosts_in(S.VALIDATED)) & set(targets)), "authorize failed")
+
+
+def baseline_step(burst: Burst) -> None:
+    """4. Baseline the authorized hosts; retire the hosts it failed on."""
+    targets = burst.hosts_in(S.AUTHORIZED)
+    if not targets:
+        return
+    with burst.reporter.step("baseline", len(targets)) as rep:
+        result = baseline_stage.baseline(burst.event_dir, targets, runner=burst.runner)
+        failed = result.problems
+        for host in targets:
+            rep.advance(host, "failed" if host in failed else "baselined", failed.get(host, ""))
+    burst.retire(sorted(failed), "baseline failed")
+
+
+def deploy_step(burst: Burst) -> None:
+    """5. Roll the release out to the baselined hosts (fresh hosts: one batch)."""
     targets = burst.hosts_in(S.BASELINED)
     if not targets:
         return
-    from .commands import app
-
     failed: dict[str, str] = {}
     with burst.reporter.step("deploy", len(targets)) as rep:
         # A host that dies during the rollout stops it (its batch failed), though the release
         # is not to blame: it is failed and retired at once, and the rollout goes on without
         # it. A release failing its health check stops the rollout for good.
         while True:
-            run = app.deploy(burst.event_dir, burst.console)
-            dead = {h: f"unreachable: {m}" for h, m in run.unreachable.items()
+            result = deploy_stage.deploy(burst.event_dir, runner=burst.runner)
+            dead = {h: f"unreachable: {m}" for h, m in result.unreachable.items()
                     if h in targets and h not in failed}
-            broken = {h: m for h, m in run.failed.items() if h in targets and h not in failed}
+            broken = {h: m for h, m in result.failed.items() if h in targets and h not in failed}
             for host, why in {**broken, **dead}.items():
                 failed[host] = why
                 burst.journal.record(host, S.FAILED, f"deploy: {why}")
@@ -190,13 +214,18 @@ def _deploy(burst: Burst) -> None:
 
 
 def down(event: str, console: Console, reporter: Reporter, *, provider_name: str | None = None,
-         region: str | None = None, cloud: str | None = None) -> int:
+         region: str | None = None, cloud: str | None = None,
+         provider: providers.Provider | None = None,
+         runner: PlaybookRunner = run_playbook) -> int:
+    """Give the event back: drain, revoke, destroy, settle. ``provider`` (default: the
+    event's) and ``runner`` do the work; tests inject fakes."""
     event_dir = EventDir.of(event)
     if not (event_dir.root / "event.json").exists():
         return _down_without_state(event, reporter, provider_name, region, cloud)
-    meta = fleet.load_event_meta(event_dir)
+    meta = load_event_meta(event_dir)
     journal = Journal(event_dir.journal)
-    provider = fleet.provider_for(meta, console, log=reporter.say)
+    if provider is None:
+        provider = provider_for(meta, reporter.say)
     live = sorted(h for h, e in journal.current().items() if e.state not in GONE)
     status = 0
     # 1. drain: failures are reported, never stop the revocation
@@ -204,10 +233,7 @@ def down(event: str, console: Console, reporter: Reporter, *, provider_name: str
     if ready:
         with reporter.step("drain", len(ready)) as rep:
             try:
-                from .commands import app
-
-                run = app.drain(event_dir, console, ready)
-                failed = {**run.failed, **run.unreachable}
+                failed = deploy_stage.drain(event_dir, ready, runner=runner).problems
             except HybridburstError as exc:
                 failed = dict.fromkeys(ready, str(exc))
             for host in ready:
@@ -218,7 +244,7 @@ def down(event: str, console: Console, reporter: Reporter, *, provider_name: str
     # 2. revoke, always, before anything is destroyed
     if live:
         with reporter.step("revoke", len(live)) as rep:
-            access.revoke(event_dir, console, live)
+            access.revoke(event_dir, live, runner=runner)
             for host in live:
                 rep.advance(host, "revoked")
     # 3. deprovision
@@ -283,7 +309,7 @@ def settle(event: str, event_dir: EventDir, console: Console, reporter: Reporter
 
 
 def summary(event_dir: EventDir, console: Console, reporter: Reporter) -> None:
-    rows = fleet.status_rows(event_dir)
+    rows = status_rows(event_dir)
     if reporter.as_json:
         reporter.emit("summary", hosts=rows)
         return

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ansible_runner
 
@@ -52,10 +52,24 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)  # host -> message
     unreachable: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
-    tasks_ok: dict[str, set[str]] = field(default_factory=dict)  # task name -> hosts
+    # What the playbook handed back as data: its ``ansible.builtin.set_stats`` with
+    # ``per_host: false`` (ansible-runner's ``artifact_data``; AWX shows it as the job's
+    # artifacts). The playbooks' outcome comes from here, never from task titles.
+    outcome: dict[str, Any] = field(default_factory=dict)
 
-    def task_succeeded(self, task: str) -> bool:
-        return bool(self.tasks_ok.get(task))
+    def hosts(self, key: str) -> set[str]:
+        """The hosts the playbook listed under ``key`` of its outcome (a list of host names,
+        or a mapping keyed by host name); none when it handed back nothing under ``key``."""
+        value = self.outcome.get(key) or []
+        return {str(h) for h in value}
+
+
+class PlaybookRunner(Protocol):
+    """How stages run a playbook (``run_playbook``; tests inject a fake)."""
+
+    def __call__(self, event_dir: EventDir, playbook: str,
+                 extravars: dict[str, Any] | None = None,
+                 limit: str | None = None) -> RunResult: ...
 
 
 def keep_last(root: Path, keep: int = KEEP) -> None:
@@ -111,8 +125,8 @@ def run_playbook(
         data = event.get("event_data", {})
         host = data.get("host")
         kind = event.get("event")
-        if host and kind == "runner_on_ok":
-            result.tasks_ok.setdefault(str(data.get("task", "")), set()).add(host)
+        if kind == "playbook_on_stats":
+            result.outcome = dict(data.get("artifact_data") or {})
         if host and kind == "runner_on_failed" and not data.get("ignore_errors"):
             result.failed[host] = _message(data)
         elif host and kind == "runner_on_unreachable":

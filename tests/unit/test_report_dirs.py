@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybridburst.commands.validate import report_dir
 from hybridburst.runner import KEEP
+from hybridburst.stages.validate import report_dir
 from hybridburst.workspace import EventDir
 
 
