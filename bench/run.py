@@ -260,7 +260,7 @@ def lifecycle(folder: Path, mode: str, size: int, env: dict[str, str],
         ready = check_ready(event, size, env)
         tasks = config_tasks_per_host(event)
     except BaseException:
-        hb(["down", event], env, check=False)  # give the hosts back before failing
+        give_back(event, env)
         raise
     down, proc = hb(["down", event, "--json"], env)
     run = Run(mode, size, up, steps, down, parse_steps(proc.stdout, f"{event} down --json"),
@@ -269,6 +269,19 @@ def lifecycle(folder: Path, mode: str, size: int, env: dict[str, str],
     print(f"  {event}: {ready}/{size} hosts ready; up {up:.1f} s, down {down:.1f} s"
           f"{bake_note}{'; ' + tasks if tasks else ''}", flush=True)
     return run
+
+
+def give_back(event: str, env: dict[str, str]) -> None:
+    """Before the bench fails: `down`, else `deprovision`, else say what is left."""
+    for args in (["down", event], ["deprovision", event]):
+        _, proc = hb(args, env, check=False)
+        if proc.returncode == 0:
+            return
+        print(f"hybridburst {' '.join(args)} exited {proc.returncode}: "
+              f"{last_lines(proc.stderr, 3)}", file=sys.stderr)
+    print(f"LEFT RUNNING: the hosts of {event} (podman ps --filter "
+          f"label=hybridburst.event={event}); state kept in {os.environ['HYBRIDBURST_STATE_DIR']}",
+          file=sys.stderr)
 
 
 def stock_playbooks(folder: Path) -> Path:
@@ -350,6 +363,8 @@ def print_size_table(runs: Sequence[Run], size: int) -> None:
         cells = [secs(values.get((m, size))) for m in modes]
         cells += [ratio(values.get((m, size)), values.get(("baked", size))) for m in compare]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    for run in bakes.values():
+        print(f"\n`bake` ({run.mode} {size}) said: {run.bake_said or '(nothing)'}")
 
 
 def print_scaling(runs: Sequence[Run]) -> list[str]:
@@ -515,20 +530,21 @@ def main() -> int:
     print(f"bench: {', '.join(f'{m} {n}' for m, n in order)} on {machine()}", flush=True)
     runs: list[Run] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hybridburst-bench-") as tmp:
-        folder = Path(tmp)
-        os.environ["HYBRIDBURST_STATE_DIR"] = str(folder / "state")
-        subprocess.run([str(BIN / "python"), "-m", "hybridburst.providers.local.setup"],
-                       check=True)
-        # Warm-up: the private side (gateway, load balancer, backend) is created with the
-        # first event and removed with the last; this one keeps it up through the bench.
-        hb(["provision", str(spec_file(folder, "benchwarm", 1))], {})
-        try:
-            envs = {m: mode_env(m, folder) for m in modes}
-            for mode, size in order:
-                runs.append(lifecycle(folder, mode, size, envs[mode], args.mem_per_host_mib))
-        finally:
-            hb(["deprovision", "benchwarm"], {}, check=False)
+    # The state stays where it is when the bench fails, to give back what a failure left.
+    folder = Path(tempfile.mkdtemp(prefix="hybridburst-bench-"))
+    os.environ["HYBRIDBURST_STATE_DIR"] = str(folder / "state")
+    subprocess.run([str(BIN / "python"), "-m", "hybridburst.providers.local.setup"],
+                   check=True)
+    # Warm-up: the private side (gateway, load balancer, backend) is created with the first
+    # event and removed with the last; this one keeps it up through the bench.
+    hb(["provision", str(spec_file(folder, "benchwarm", 1))], {})
+    try:
+        envs = {m: mode_env(m, folder) for m in modes}
+        for mode, size in order:
+            runs.append(lifecycle(folder, mode, size, envs[mode], args.mem_per_host_mib))
+    finally:
+        give_back("benchwarm", {})
+    shutil.rmtree(folder)
     not_flat = report(runs)
     print(f"\nLifecycle runs: {time.perf_counter() - started:.0f} s in all.")
     failed = [] if args.no_extras else extras()
