@@ -57,6 +57,7 @@ FLAT_TOLERANCE = 0.10
 GOAL_UP_30 = 90.0
 GOAL_DOWN_30 = 30.0
 GOAL_SPEEDUP = 3.0
+GOAL_INVENTORY_10K = 2.0
 # Memory: a local host (systemd, sshd, nginx, the app) takes 60-75 MB once deployed
 # (podman stats); the estimate leaves room for the controller's Ansible forks beside them.
 MEM_PER_HOST_MIB = 128
@@ -250,12 +251,9 @@ def lifecycle(folder: Path, mode: str, size: int, env: dict[str, str],
             bake_said = last_lines(proc.stdout, 1)
         up, proc = hb(["up", str(spec), "--json", *UP_ARGS[mode]], env, check=False)
         if proc.returncode != 0:
-            hosts = host_states(event, env) if (Path(os.environ["HYBRIDBURST_STATE_DIR"])
-                                               / "events" / event / "event.json").exists() else []
-            states = "\n".join(f"  {h['host']}: {h['state']} {h.get('reason', '')}"
-                               for h in hosts if h["state"] != "ready")
+            _, status = hb(["status", event], env, check=False)
             raise BenchError(f"{event}: `up` exited {proc.returncode}\n{proc.stderr[-3000:]}"
-                             f"{last_lines(proc.stdout, 10)}\n{states}")
+                             f"{last_lines(proc.stdout, 10)}\n{status.stdout}")
         steps = parse_steps(proc.stdout, f"{event} up --json")
         ready = check_ready(event, size, env)
         tasks = config_tasks_per_host(event)
@@ -449,9 +447,19 @@ def extras() -> list[str]:
             print(f"**missing: bench/{script}**")
             failed.append(f"bench/{script} is missing")
             continue
-        proc = subprocess.run([str(BIN / "python"), str(path), *args], cwd=REPO, check=False)
+        proc = subprocess.run([str(BIN / "python"), str(path), *args], cwd=REPO, check=False,
+                              stdout=subprocess.PIPE, text=True)
+        print(proc.stdout, end="", flush=True)
         if proc.returncode != 0:
             failed.append(f"bench/{script} exited {proc.returncode}")
+        elif script == "fleet_manifest.py":
+            # Its line: "ansible-inventory --list, N burst hosts (...): S s, peak RSS M MiB".
+            listed = re.search(r"([\d.]+) s, peak RSS", proc.stdout)
+            if listed:
+                took = float(listed.group(1))
+                met = "met" if took <= GOAL_INVENTORY_10K else "**not met**"
+                print(f"\nGoal: the 10,000-host manifest listed in ≤ {GOAL_INVENTORY_10K:.0f} s: "
+                      f"{took:.2f} s, {met}.")
     return failed
 
 
