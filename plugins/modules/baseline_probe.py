@@ -27,6 +27,7 @@ options:
     description:
       - Managed paths, dicts with C(path) and optional C(state) (C(present), the default, or
         C(absent)), C(sha256) (content), C(mode) (octal string), C(owner), C(group),
+        C(optional) (true: a missing file is no difference, as the role skips absent paths),
         C(content) (false: never hash it, for files whose content is the host's own such as
         C(/etc/shadow)), C(capability) (compared only where root may have this capability,
         C(net_admin), C(sys_time) or C(sys_resource), like the role applies it).
@@ -34,6 +35,16 @@ options:
     type: list
     elements: dict
     default: []
+  absent:
+    description: Paths that must not exist (same as a C(files) entry with C(state=absent)).
+    type: list
+    elements: path
+    default: []
+  expected_sha256:
+    description: C({path: sha256}) of file contents, applied to the O(files) entries without a
+      C(sha256) of their own (the expectation recorded when an image was baked).
+    type: dict
+    default: {}
   sysctl:
     description: Wanted live values, C({key: value}); whitespace inside a value is normalized.
     type: dict
@@ -55,7 +66,8 @@ options:
     elements: dict
     default: []
   users:
-    description: Dicts with C(name) and C(state) (C(present) or C(absent)).
+    description: Dicts with C(name) and optional C(state) (C(present), the default, or C(absent));
+      other keys (the role's C(baseline_users) entries) are ignored.
     type: list
     elements: dict
     default: []
@@ -162,7 +174,7 @@ def check_files(wanted: list[dict[str, Any]], observed: dict[str, str]) -> list[
         try:
             info = os.lstat(path)
         except OSError:
-            if state != "absent":
+            if state != "absent" and not item.get("optional"):
                 out.append(f"file {path}: missing")
             continue
         if state == "absent":
@@ -262,6 +274,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "files": {"type": "list", "elements": "dict", "default": []},
+            "absent": {"type": "list", "elements": "path", "default": []},
+            "expected_sha256": {"type": "dict", "default": {}},
             "sysctl": {"type": "dict", "default": {}},
             "packages_present": {"type": "list", "elements": "str", "default": []},
             "packages_absent": {"type": "list", "elements": "str", "default": []},
@@ -276,7 +290,11 @@ def main() -> None:
         if "path" not in item or item.get("state", "present") not in ("present", "absent"):
             module.fail_json(msg=f"files: each needs a path and state present/absent: {item}")
     caps = capabilities()
-    files = [f for f in p["files"] if applies(f, caps)]
+    sha = p["expected_sha256"] or {}
+    files = [f if f.get("sha256") or f.get("content") is False or str(f["path"]) not in sha
+             else {**f, "sha256": sha[str(f["path"])]}
+             for f in p["files"] if applies(f, caps)]
+    files += [{"path": path, "state": "absent"} for path in p["absent"]]
     services = [s for s in p["services"] if applies(s, caps)]
     observed: dict[str, str] = {}
     differences = check_files(files, observed)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import providers, spec
+from .. import locks, providers, spec
 from ..app import release as app_release
 from ..atomic import write_atomic
 from ..errors import HybridburstError
@@ -45,8 +45,10 @@ set -eu
 rm -f /etc/ssh/ssh_host_*
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
+mode=$(stat -c %a /etc/shadow-) owner=$(stat -c %u:%g /etc/shadow-)
 usermod -p '!' admin
-cp /etc/shadow /etc/shadow-
+cat /etc/shadow > /etc/shadow-
+chmod "$mode" /etc/shadow- && chown "$owner" /etc/shadow-
 rm -rf /home/admin/.ansible /root/.ansible /tmp/* /var/tmp/*
 find /var/log -type f \( -name '*.log' -o -name '*.journal' -o -name '*.journal~' \) -delete
 rm -f /var/log/sudo.log
@@ -80,7 +82,7 @@ def _base_image_tag() -> str:
 
 
 def _release_sha256(release: str) -> str:
-    from ..commands.app import artifact
+    from ..stages.deploy import artifact
 
     return app_release.sha256(artifact(release))
 
@@ -209,36 +211,46 @@ def bake(spec_path: Path, console: Any, *, pools: list[str] | None = None, force
 
 def _bake_one(event_spec: spec.EventSpec, image: PoolImage, console: Any,
               log: Callable[[str], None]) -> BakeResult:
-    from ..commands import access, fleet
-    from ..commands import baseline as baseline_stage
-    from ..commands import validate as validate_stage
-    from ..commands.app import artifact
-    from ..providers.local.podman import podman
-    from ..providers.local.provider import container_name
-
     started = time.monotonic()
     images_dir().mkdir(parents=True, exist_ok=True)
     bake_spec = spec.load(_builder_spec(event_spec, image, images_dir()))
+    event_dir = EventDir.of(bake_spec.event)
+    event_dir.root.mkdir(parents=True, exist_ok=True)
+    with locks.event_lock(bake_spec.event).hold():
+        if (event_dir.root / "event.json").exists():  # a bake that died: start from nothing
+            _teardown(bake_spec, event_dir, console, log)
+        return _build(event_spec, bake_spec, image, event_dir, console, log, started)
+
+
+def _build(event_spec: spec.EventSpec, bake_spec: spec.EventSpec, image: PoolImage,
+           event_dir: EventDir, console: Any, log: Callable[[str], None],
+           started: float) -> BakeResult:
+    from ..providers.local.podman import podman
+    from ..providers.local.provider import container_name
+    from ..stages import access
+    from ..stages import baseline as baseline_stage
+    from ..stages import validate as validate_stage
+    from ..stages.deploy import artifact
+    from ..workspace import save_event_meta, write_inventory_config
+
     plan = make_plan(bake_spec)
     host = plan.hosts[0].name
-    event_dir = EventDir.of(bake_spec.event)
-    if event_dir.root.exists():  # a bake that died: start from nothing
-        _teardown(bake_spec, event_dir, console, log)
-    fleet.save_event_meta(event_dir, bake_spec)
+    save_event_meta(event_dir, bake_spec)
     journal = Journal(event_dir.journal)
     provider = providers.get("local", bake_spec.private_inventory, log=log)
     log(f"pool {image.pool}: baking image {image.digest[:12]} on builder {host}")
     try:
         provider.provision(plan, event_dir, journal)
-        fleet.write_inventory_config(event_dir)
+        write_inventory_config(event_dir)
         _need(journal, host, HostState.LAUNCHED, "launch")
-        validate_stage.validate(event_dir, console, [host])
+        validate_stage.validate(event_dir, [host])
         _need(journal, host, HostState.VALIDATED, "validation")
-        access.authorize(event_dir, console, [host])
+        access.authorize(event_dir, [host])
         _need(journal, host, HostState.AUTHORIZED, "authorize")
-        run, failed = baseline_stage.baseline(event_dir, console, [host])
-        if failed:
-            raise HybridburstError(f"builder {host}: baseline failed: {failed[host]}")
+        applied = baseline_stage.baseline(event_dir, [host])
+        if host not in applied.ok:
+            why = applied.problems.get(host) or applied.untouched.get(host, "?")
+            raise HybridburstError(f"builder {host}: baseline failed: {why}")
         path = artifact(image.release)
         published = run_playbook(event_dir, "publish_release.yml",
                                  {"publish_release_artifacts": [path]}, limit="lb")
@@ -256,7 +268,7 @@ def _bake_one(event_spec: spec.EventSpec, image: PoolImage, console: Any,
         if snapshot["differences"]:
             raise HybridburstError(f"builder {host} differs from the baseline right after it: "
                                    + "; ".join(snapshot["differences"]))
-        access.revoke(event_dir, console, [host])
+        access.revoke(event_dir, [host])
         name = container_name(host)
         podman("exec", name, "sh", "-c", SCRUB)
         podman("commit", "--pause=true",
@@ -296,16 +308,18 @@ def _need(journal: Journal, host: str, state: HostState, step: str) -> None:
 def _teardown(bake_spec: spec.EventSpec, event_dir: EventDir, console: Any,
               log: Callable[[str], None]) -> None:
     """Revoke (idempotent) then destroy the builder and forget its event."""
-    from ..commands import access
+    from ..stages import access
 
     journal = Journal(event_dir.journal)
     live = [h for h, e in journal.current().items()
             if e.state not in (HostState.DESTROYED, HostState.REQUESTED)]
     if live and event_dir.inventory_config.exists():
         try:
-            access.revoke(event_dir, console, live)
+            access.revoke(event_dir, live)
         except HybridburstError as exc:
             log(f"builder: revoke: {exc}")
     provider = providers.get("local", bake_spec.private_inventory, log=log)
     provider.deprovision(bake_spec.event, event_dir, journal)
-    shutil.rmtree(event_dir.root, ignore_errors=True)
+    for path in event_dir.root.iterdir():  # all of the builder's event but its lock
+        if path.name != ".lock":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -3,6 +3,7 @@ same fleet manifest. Playbooks never ask a provider anything."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..journal import Journal
@@ -13,9 +14,12 @@ from ..workspace import EventDir
 class Provider(Protocol):
     name: str
 
-    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal,
+                  images: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Create the plan's capacity (idempotently), journal each host's launch and
-        write the fleet manifest; returns the manifest."""
+        write the fleet manifest; returns the manifest. ``images`` maps a pool to the image
+        its hosts launch from (a baked one, hybridburst.images); other pools take the
+        provider's base image. Only the local provider honours it today."""
         ...
 
     # Optional: ``destroy_hosts(event, event_dir, journal, names)`` retires single hosts

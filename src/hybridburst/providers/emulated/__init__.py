@@ -12,10 +12,11 @@ instance's terminal), and the site configuration an operator would set with
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ...errors import HybridburstError
 from ...spec import Fault
 from ...workspace import EventDir, state_root
 from ..aws import AwsProvider
@@ -78,7 +79,13 @@ def peering_config(topo: topology.Topology) -> dict[str, Any]:
 class _Emulated(PulumiProvider):
     cloud: EmulatedCloud
 
-    def provision(self, plan: Any, event_dir: EventDir, journal: Any) -> dict[str, Any]:
+    def provision(self, plan: Any, event_dir: EventDir, journal: Any,
+                  images: Mapping[str, str] | None = None) -> dict[str, Any]:
+        if images:
+            # The stack programs take one imageId per site; a per-pool image would go through
+            # the stack config (an AMI / Glance id per pool). Not wired yet: say so.
+            raise HybridburstError(f"{self.label}: launching pools from baked images is not "
+                                   "supported yet (local provider only)")
         doc = super().provision(plan, event_dir, journal)
         # The subnet routers live on the local gateway: a restarted gateway lost them.
         for gateway in sorted({h["gateway"] for h in doc["hosts"] if h.get("gateway")}):

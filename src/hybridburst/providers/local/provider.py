@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,19 @@ CODENAMES = {"10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie"}
 
 def container_name(host: str) -> str:
     return f"hb-{host}"
+
+
+def set_login_password(container: str, event_dir: EventDir) -> None:
+    """A host launched from a baked image: its login user's sudo asks for a password (the
+    baseline confined it) that the image does not carry; set the event's become password, as
+    cloud-init sets a user's password from user data. Given on stdin, never on a command line."""
+    from ...runner import become_password_file
+
+    path = become_password_file(event_dir)
+    if path is None:
+        raise HybridburstError(f"{container}: the event has no become password file")
+    secret = path.read_text().strip()
+    podman("exec", "-i", container, "chpasswd", stdin=f"{ADMIN_USER}:{secret}\n".encode())
 
 
 class LocalProvider:
@@ -86,8 +99,12 @@ class LocalProvider:
         return free[:count]
 
     # -- provision -------------------------------------------------------------------------
-    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal,
+                  images: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Launch the plan's hosts; a pool named in ``images`` launches from that image (a
+        baked one, hybridburst.images) instead of the base host image."""
         spec = plan.spec
+        images = dict(images or {})
         pub = sshkeys.ensure_keypair(event_dir.private_key, f"hybridburst-{spec.event}")
         keys = event_dir.ssh_dir / "authorized_keys"
         keys.write_text(pub.read_text())
@@ -134,8 +151,9 @@ class LocalProvider:
                                {"pool": host.pool, "instance_type": host.instance_type})
 
         def launch(host: PlannedHost) -> dict[str, Any]:
-            return self._launch(host, plan, event_dir, tag, keys, addresses[host.name],
-                                wrong_addresses.get(host.name))
+            return self._launch(host, plan, event_dir, images.get(host.pool, tag), keys,
+                                addresses[host.name], wrong_addresses.get(host.name),
+                                baked=host.pool in images)
 
         failures: list[str] = []
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -148,7 +166,9 @@ class LocalProvider:
                     journal.record(name, HostState.FAILED, f"launch failed: {exc}")
                     continue
                 host = plan.by_name()[name]
-                journal.record(name, HostState.LAUNCHED, "container started, sshd up", {
+                how = (f"container started from image {images[host.pool]}, sshd up"
+                       if host.pool in images else "container started, sshd up")
+                journal.record(name, HostState.LAUNCHED, how, {
                     "event": spec.event, "team": spec.team, "pool": host.pool, "provider": "local",
                     "instance_type": host.instance_type, "address": records[name]["address"],
                     "provider_id": records[name]["provider_id"],
@@ -161,7 +181,8 @@ class LocalProvider:
         return data
 
     def _launch(self, host: PlannedHost, plan: Plan, event_dir: EventDir, tag: str,
-                keys: Path, address: str, wrong_address: str | None) -> dict[str, Any]:
+                keys: Path, address: str, wrong_address: str | None,
+                baked: bool = False) -> dict[str, Any]:
         hw, fault = host.hardware, host.fault
         extra: list[str] = []
         if fault and fault.os_version:
@@ -190,6 +211,8 @@ class LocalProvider:
             prefix = self.topo.burst_network.prefixlen
             nsenter_net(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_burst)
+        if baked:
+            set_login_password(name, event_dir)
         host_key = wait_for_ssh(name, address)
         sshkeys.record_host_key(event_dir.known_hosts, [host.name, address], host_key)
         return self._record(host, plan, address, dt.datetime.now(dt.UTC).isoformat())
