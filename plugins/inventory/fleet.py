@@ -186,16 +186,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def _add_burst_hosts(self, data: dict[str, Any], verdicts: dict[str, dict[str, Any]]) -> None:
         event = data["event"]
+        inventory = self.inventory
+        # The manifest is plain JSON already checked against its schema: its values go in as
+        # they are, never trusted as templates, without the per-value origin tagging that
+        # Ansible's proxy gives a plugin's set_variable (seconds for thousands of hosts).
+        data_store = getattr(inventory, "__wrapped__", inventory)
         for group in ("burst", f"event_{_group_name(event)}"):
-            self.inventory.add_group(group)
+            inventory.add_group(group)
         network = data["network"]
+        ssh = data["ssh"]
+        connection = {
+            "ansible_user": ssh["user"],
+            "ansible_ssh_private_key_file": ssh["private_key_file"],
+            "ansible_ssh_common_args": _ssh_common_args(Path(ssh["known_hosts_file"])),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+        compose, groups, keyed = (self.get_option("compose"), self.get_option("groups"),
+                                  self.get_option("keyed_groups"))
+        strict = self.get_option("strict")
+        seen_groups: set[str] = set()
         for host in data["hosts"]:
             name = host["name"]
-            groups = ["burst", f"event_{_group_name(event)}", f"pool_{_group_name(host['pool'])}",
-                      f"type_{_group_name(host['instance_type'])}"]
-            for group in groups:
-                self.inventory.add_group(group)
-                self.inventory.add_host(name, group=group)
+            host_groups = ["burst", f"event_{_group_name(event)}",
+                           f"pool_{_group_name(host['pool'])}",
+                           f"type_{_group_name(host['instance_type'])}"]
+            for group in host_groups:
+                if group not in seen_groups:
+                    inventory.add_group(group)
+                    seen_groups.add(group)
+                inventory.add_host(name, group=group)
             hostvars = {
                 "ansible_host": host["address"],
                 "hybridburst_event": event,
@@ -220,12 +239,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     "launched_at": record.get("launched_at"),
                     "reasons": record.get("reasons", []),
                 }
+            hostvars.update(connection)
+            entry = data_store.get_host(name)
             for key, value in hostvars.items():
-                self.inventory.set_variable(name, key, value)
-            self._set_connection(name, data["ssh"], {})
-            strict = self.get_option("strict")
-            merged = {**hostvars, **self.inventory.get_host(name).get_vars()}
-            self._set_composite_vars(self.get_option("compose"), merged, name, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), merged, name, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), merged, name,
-                                           strict=strict)
+                entry.set_variable(key, value)
+            if compose or groups or keyed:
+                merged = {**hostvars, **entry.get_vars()}
+                self._set_composite_vars(compose, merged, name, strict=strict)
+                self._add_host_to_composed_groups(groups, merged, name, strict=strict)
+                self._add_host_to_keyed_groups(keyed, merged, name, strict=strict)

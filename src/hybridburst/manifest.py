@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,78 @@ _VALIDATOR = jsonschema.Draft202012Validator(
 )
 
 
+# Checking 10,000 hosts with jsonschema costs seconds (its per-keyword machinery runs for every
+# value). SCHEMA is therefore also compiled once into plain closures that say only whether a
+# document is valid: a valid one (the usual case) is done; an invalid one goes to jsonschema for
+# the exact JSON paths and messages. The closures follow jsonschema's own type and format
+# checks and delegate every keyword they do not know, so they never accept what it refuses.
+Check = Callable[[Any], bool]
+_ANNOTATIONS = {"$schema", "title", "description"}
+
+
+def _compile(schema: dict[str, Any]) -> Check:
+    checks: list[Check] = []
+    fmt = _VALIDATOR.format_checker
+    delegated = {k: v for k, v in schema.items()
+                 if k not in _ANNOTATIONS and k not in _COMPILED_KEYWORDS}
+    if delegated:  # const, enum, ...: jsonschema itself, on this value only
+        sub = _VALIDATOR.evolve(schema=delegated)
+        checks.append(sub.is_valid)
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if all(t in _PLAIN_TYPES for t in types):  # jsonschema's own test for these types
+            plain = tuple(_PLAIN_TYPES[t] for t in types)
+            checks.append(lambda v: isinstance(v, plain))
+        else:
+            checks.append(lambda v, t=types: any(_VALIDATOR.is_type(v, x) for x in t))
+    if "format" in schema and fmt is not None:
+        checks.append(lambda v, f=schema["format"]: fmt.conforms(v, f))
+    if "minLength" in schema:
+        checks.append(lambda v, n=schema["minLength"]: not isinstance(v, str) or len(v) >= n)
+    if "pattern" in schema:
+        rx = re.compile(schema["pattern"])
+        checks.append(lambda v: not isinstance(v, str) or rx.search(v) is not None)
+    if "minimum" in schema:
+        checks.append(lambda v, n=schema["minimum"]: not _VALIDATOR.is_type(v, "number")
+                      or v >= n)
+    if "minItems" in schema:
+        checks.append(lambda v, n=schema["minItems"]: not isinstance(v, list) or len(v) >= n)
+    if "items" in schema:
+        item = _compile(schema["items"])
+        checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
+    if "required" in schema:
+        required = frozenset(schema["required"])
+        checks.append(lambda v: not isinstance(v, dict) or required <= v.keys())
+    if "properties" in schema or "additionalProperties" in schema:
+        props = {k: _compile(sub) for k, sub in schema.get("properties", {}).items()}
+        extra = schema.get("additionalProperties", True)
+        other: Check | None = None
+        if extra is False:
+            other = lambda _v: False  # noqa: E731
+        elif isinstance(extra, dict):
+            other = _compile(extra)
+
+        def members(v: Any) -> bool:
+            if not isinstance(v, dict):
+                return True
+            for key, value in v.items():
+                check = props.get(key, other)
+                if check is not None and not check(value):
+                    return False
+            return True
+        checks.append(members)
+    if len(checks) == 1:
+        return checks[0]
+    return lambda v: all(check(v) for check in checks)
+
+
+_PLAIN_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list,
+                                  "null": type(None)}
+_COMPILED_KEYWORDS = {"type", "format", "minLength", "pattern", "minimum", "minItems", "items",
+                      "required", "properties", "additionalProperties"}
+_FAST = _compile(SCHEMA)
+
+
 def _json_path(path: Any) -> str:
     out = "$"
     for part in path:
@@ -142,22 +215,26 @@ def _json_path(path: Any) -> str:
 
 def check(data: Any, source: str) -> dict[str, Any]:
     """Check a manifest document; raise InputErrors naming each JSON path that is wrong."""
-    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        raise InputErrors(
-            [InputError(source, _json_path(e.absolute_path), e.message) for e in errors[:20]]
-        )
-    names = [h["name"] for h in data["hosts"]]
-    addresses = [h["address"] for h in data["hosts"]]
+    if not _FAST(data):
+        errors = sorted(_VALIDATOR.iter_errors(data),
+                        key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            raise InputErrors(
+                [InputError(source, _json_path(e.absolute_path), e.message) for e in errors[:20]]
+            )
     problems = [InputError(source, where, problem) for where, problem in (
         *_name_problems(data), *_network_problems(data), *_ssh_problems(data))]
+    names: set[str] = set()
+    addresses: set[str] = set()
     for i, host in enumerate(data["hosts"]):
-        if names.index(host["name"]) != i:
+        if host["name"] in names:
             problems.append(InputError(source, f"$.hosts[{i}].name", f"duplicate host {host['name']!r}"))
-        if addresses.index(host["address"]) != i:
+        if host["address"] in addresses:
             problems.append(
                 InputError(source, f"$.hosts[{i}].address", f"duplicate address {host['address']}")
             )
+        names.add(host["name"])
+        addresses.add(host["address"])
     if problems:
         raise InputErrors(problems)
     return data
