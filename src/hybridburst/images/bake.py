@@ -26,6 +26,7 @@ from ..app import release as app_release
 from ..atomic import write_atomic
 from ..errors import HybridburstError
 from ..journal import Journal
+from ..paths import REPO
 from ..plan import make_plan
 from ..runner import run_playbook
 from ..states import HostState
@@ -36,6 +37,8 @@ REPOSITORY = "localhost/hybridburst-baked"
 LABEL_DIGEST = "hybridburst.image.digest"
 LABEL_RELEASE = "hybridburst.image.release"
 LABEL_ROLES = "hybridburst.image.roles-digest"
+
+BUILDER_LABELS = ("hybridburst.event", "hybridburst.host", "hybridburst.pool", "hybridburst.role")
 
 # Run as root in the builder just before the commit: nothing of the builder's own identity
 # or of its event may be captured. Host keys are made again at first boot by the base image's
@@ -87,8 +90,9 @@ def _release_sha256(release: str) -> str:
     return app_release.sha256(artifact(release))
 
 
-def pool_images(event_spec: spec.EventSpec) -> dict[str, PoolImage]:
-    """The image each pool of the spec would launch from, by the digest of today's inputs."""
+def pool_images(event_spec: spec.EventSpec, repo: Path = REPO) -> dict[str, PoolImage]:
+    """The image each pool of the spec would launch from, by the digest of today's inputs
+    (``repo``: where the roles, plugins and playbooks are read from)."""
     if event_spec.private_inventory is None:
         inventory = providers.REPO_INVENTORY
     else:
@@ -100,7 +104,7 @@ def pool_images(event_spec: spec.EventSpec) -> dict[str, PoolImage]:
             raise HybridburstError(f"pool {pool.name} has no release: nothing to bake")
         inputs = digest_mod.Inputs(release=pool.release,
                                    release_sha256=_release_sha256(pool.release),
-                                   base_image=base, private_inventory=Path(inventory))
+                                   base_image=base, private_inventory=Path(inventory), repo=repo)
         d = digest_mod.compute(inputs)
         out[pool.name] = PoolImage(pool.name, pool.release, d, image_tag(d))
     return out
@@ -126,12 +130,12 @@ def _podman_rc(*args: str) -> int:
                           check=False).returncode
 
 
-def current(event_spec: spec.EventSpec) -> dict[str, PoolImage | None]:
+def current(event_spec: spec.EventSpec, repo: Path = REPO) -> dict[str, PoolImage | None]:
     """Per pool: its image when one is baked from today's inputs (recorded and present),
     else None (never baked, or stale: a role file, a variable, the release or the base image
     changed since, so the digest differs)."""
     out: dict[str, PoolImage | None] = {}
-    for pool, image in pool_images(event_spec).items():
+    for pool, image in pool_images(event_spec, repo).items():
         ok = load_record(image.digest) is not None and _podman_rc("image", "exists", image.tag) == 0
         out[pool] = image if ok else None
     return out
@@ -276,6 +280,8 @@ def _build(event_spec: spec.EventSpec, bake_spec: spec.EventSpec, image: PoolIma
                "--change", f"LABEL {LABEL_DIGEST}={image.digest}",
                "--change", f"LABEL {LABEL_RELEASE}={image.release}",
                "--change", f"LABEL {LABEL_ROLES}={digest_mod.roles_digest()}",
+               # The builder's own labels would be every launched host's defaults: cleared.
+               *[a for label in BUILDER_LABELS for a in ("--change", f"LABEL {label}=")],
                name, image.tag)
         seconds = time.monotonic() - started
         record = {
