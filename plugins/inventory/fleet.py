@@ -226,7 +226,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 "hybridburst_launched_at": host["launched_at"],
                 "hybridburst_expected": host["expected"],
                 "hybridburst_tags": host["tags"],
-                "hybridburst_private_cidrs": network["private_cidrs"],
+                "hybridburst_private_cidrs": list(network["private_cidrs"]),
                 "hybridburst_burst_cidr": network["burst_cidr"],
                 # The host's own next hop (its subnet's router), else the network's.
                 "hybridburst_gateway_burst_address": (

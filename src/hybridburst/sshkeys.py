@@ -10,18 +10,33 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from .errors import HybridburstError
+
 
 def ensure_keypair(private_key: Path, comment: str) -> Path:
-    """Create an ed25519 key pair (0600, in a 0700 directory) unless one exists."""
+    """Create an ed25519 key pair (0600, in a 0700 directory) unless one exists; a missing
+    public half is derived from the private key. Returns the public key's path. The one
+    place that runs ssh-keygen for a key pair (every provider's fleet key, the private side)."""
     private_key.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(private_key.parent, 0o700)
-    if not private_key.exists():
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(private_key)],
-            check=True, capture_output=True,
-        )
+    public = private_key.with_suffix(".pub")
+    try:
+        if not private_key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                            "-f", str(private_key)], check=True, capture_output=True)
+        if not public.exists():
+            out = subprocess.run(["ssh-keygen", "-y", "-f", str(private_key)],
+                                 check=True, capture_output=True, text=True)
+            public.write_text(out.stdout)
+    except FileNotFoundError as exc:
+        raise HybridburstError("ssh-keygen is needed to create SSH keys "
+                               "(apt-get install openssh-client)") from exc
+    except subprocess.CalledProcessError as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
+            else exc.stderr
+        raise HybridburstError(f"ssh-keygen failed for {private_key}: {stderr.strip()}") from exc
     os.chmod(private_key, 0o600)
-    return private_key.with_suffix(".pub")
+    return public
 
 
 def record_host_key(known_hosts: Path, names: list[str], public_key: str) -> None:

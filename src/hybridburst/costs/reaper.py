@@ -34,15 +34,18 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from ..errors import HybridburstError
+from ..infra import tags as tag_rules
 from ..journal import Journal
 from ..states import HostState
 from ..workspace import state_root
 from .access_book import AccessBook, AccessRisk
 
-TAG_EVENT = "hybridburst:event"
-TAG_TEAM = "hybridburst:team"
-TAG_POOL = "hybridburst:pool"
-TAG_EXPIRY = "hybridburst:burst-expiry"
+# The tag keys and the expiry's reading have one home: infra/tags.py.
+TAG_EVENT = tag_rules.EVENT
+TAG_TEAM = tag_rules.TEAM
+TAG_POOL = tag_rules.POOL
+TAG_EXPIRY = tag_rules.BURST_EXPIRY
+parse_expiry = tag_rules.read_expiry
 
 # Deletion order: what depends on something is deleted before it.
 ORDER = (
@@ -105,11 +108,6 @@ class ReapReport:
 
 
 # ---------------------------------------------------------------- what is ours
-
-
-def parse_expiry(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def destroyed_events(base: Path | None = None) -> set[str]:

@@ -1,8 +1,9 @@
 """The tags every taggable resource of a burst carries.
 
-A reaper (written elsewhere) finds forgotten capacity by exactly these keys and destroys what
-is past ``hybridburst:burst-expiry``; cost allocation groups by event, team and pool. Change
-nothing here without changing the reaper.
+The reapers (costs/reaper.py, costs/reaper_openstack.py) find forgotten capacity by exactly
+these keys and destroy what is past ``hybridburst:burst-expiry`` (read by ``read_expiry``);
+cost allocation groups by event, team and pool. This module is the one home of the keys and
+of the expiry's forms.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def parse_expiry(text: str) -> dt.datetime:
     if not _EXPIRY.match(text):
         raise ValueError(f"{text!r} is not an ISO 8601 UTC time like 2025-11-14T06:00:00Z")
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def read_expiry(text: str) -> dt.datetime:
+    """Read a burst expiry found on a resource, as the reaper does: the canonical form and any
+    other ISO 8601 time (a tag written by hand), UTC when it names no zone. Raises ValueError
+    when it is no time at all."""
+    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def burst_tags(event: str, team: str, expiry: str, pool: str | None = None) -> dict[str, str]:

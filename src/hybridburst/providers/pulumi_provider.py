@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import string
-import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,25 +70,7 @@ def new_psk(length: int = 48) -> str:
 
 def ensure_fleet_key(event: str, event_dir: EventDir) -> str:
     """The fleet SSH key of the event (created once, mode 0600); returns the public key."""
-    event_dir.ssh_dir.mkdir(parents=True, exist_ok=True)
-    event_dir.ssh_dir.chmod(0o700)
-    public = event_dir.private_key.with_suffix(".pub")
-    try:
-        if not event_dir.private_key.exists():
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hybridburst-{event}",
-                 "-f", str(event_dir.private_key)],
-                check=True, capture_output=True,
-            )
-        if not public.exists():
-            out = subprocess.run(["ssh-keygen", "-y", "-f", str(event_dir.private_key)],
-                                 check=True, capture_output=True, text=True)
-            public.write_text(out.stdout)
-    except FileNotFoundError as exc:
-        raise HybridburstError("ssh-keygen is needed to create the fleet key "
-                               "(apt-get install openssh-client)") from exc
-    except subprocess.CalledProcessError as exc:
-        raise HybridburstError(f"ssh-keygen failed: {exc.stderr}") from exc
+    public = sshkeys.ensure_keypair(event_dir.private_key, f"hybridburst-{event}")
     event_dir.known_hosts.touch(exist_ok=True)
     return public.read_text().strip()
 
