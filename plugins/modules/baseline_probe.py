@@ -10,10 +10,10 @@ module: baseline_probe
 short_description: Compare a host to the production baseline in one task, changing nothing
 description:
   - Reads what the baseline role manages on the host and returns every difference from what
-    it expects, in one task: managed files (present or absent, sha256 of their content, mode,
+    it expects, in one task (managed files (present or absent, sha256 of their content, mode,
     owner, group), live sysctl values from C(/proc/sys), packages installed or not per dpkg,
-    services enabled and active, accounts present.
-  - The role's entry point C(tasks_from: probe) builds the expectation from the role's own
+    services enabled and active, accounts present).
+  - The role's entry point C(tasks_from=probe) builds the expectation from the role's own
     variables, so the probe follows the role. A host launched from a baked image is verified
     with it; only a host that differs needs the full role.
   - A sysctl that cannot take effect on this host (absent in its kernel or network namespace,
@@ -27,9 +27,9 @@ options:
     description:
       - Managed paths, dicts with C(path) and optional C(state) (C(present), the default, or
         C(absent)), C(sha256) (content), C(mode) (octal string), C(owner), C(group),
-        C(optional) (true: a missing file is no difference, as the role skips absent paths),
-        C(content) (false: never hash it, for files whose content is the host's own such as
-        C(/etc/shadow)), C(capability) (compared only where root may have this capability,
+        C(optional) (true means a missing file is no difference, as the role skips absent paths),
+        C(content) (false to never hash it, for files whose content is the host's own such as
+        C(/etc/shadow)), C(capability) (compared only where root may have this capability, one of
         C(net_admin), C(sys_time) or C(sys_resource), like the role applies it).
       - A missing C(sha256) is not compared; with O(snapshot) the observed one is returned.
     type: list
@@ -41,12 +41,12 @@ options:
     elements: path
     default: []
   expected_sha256:
-    description: C({path: sha256}) of file contents, applied to the O(files) entries without a
+    description: The sha256 of file contents by path, applied to the O(files) entries without a
       C(sha256) of their own (the expectation recorded when an image was baked).
     type: dict
     default: {}
   sysctl:
-    description: Wanted live values, C({key: value}); whitespace inside a value is normalized.
+    description: Wanted live values by key; whitespace inside a value is normalized.
     type: dict
     default: {}
   packages_present:
@@ -82,7 +82,7 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - Run it with become: C(/etc/shadow) and friends are read for their sha256 only when listed.
+  - Run it with become, C(/etc/shadow) and friends are read for their sha256 only when listed.
 """
 
 EXAMPLES = r"""
@@ -115,7 +115,7 @@ not_applied:
   type: list
   elements: str
 observed:
-  description: With O(snapshot), C({files: {path: sha256}}) of the present files.
+  description: With O(snapshot), the sha256 of each present file by path, under C(files).
   returned: when snapshot
   type: dict
 """

@@ -2,26 +2,30 @@
 
 Covered (each as a labelled part, so a change to any of them changes the digest):
 - the files of the roles applied at bake time (roles/baseline, roles/app_deploy: tasks,
-  templates, files, defaults, vars, meta), the project's modules and filters (plugins/modules,
-  plugins/filter: the collection code those roles and the probe may use), the bake and verify
-  playbooks, ansible.cfg (``ansible_managed`` is written into every template);
+  templates, files, defaults, vars, meta), the collection's modules and filters those roles
+  name (``hybridburst.platform.X`` found in their files: plugins/modules/X.py,
+  plugins/filter/X.py), the playbooks the bake runs (baseline.yml, bake.yml), and the
+  ``ansible_managed`` string of ansible.cfg (written into every template);
 - the role variables that apply: every file of the pool's private inventory (group_vars,
-  host_vars, hosts.yml: the hybridburst_* and baseline_* values the roles' defaults read, and
-  the load balancer addresses of the firewall), and the fleet inventory plugin's source (the
-  per-host variables it gives: private CIDRs, gateway, release);
+  host_vars, hosts.yml: the hybridburst_* and baseline_* values the roles' defaults read, the
+  load balancer addresses of the firewall, and, for the local cloud, the network the fleet
+  plugin's per-host variables are derived from: private CIDRs, gateway);
 - the pool's release name and the sha256 of its artifact;
 - the base host image tag (which itself carries the hash of the image recipe);
 - the login user the hosts are reached as.
 
-Not covered, on purpose: the event, its SSH key and its become password (per-event secrets
-are kept out of the image: the provider sets the login user's password at launch, the key is
-mounted), host names and addresses (nothing the roles write depends on them), Ansible's own
-version (pinned by requirements.lock).
+Not covered, on purpose: the fleet plugin's and the other modules' source (they put nothing
+into the image; a change there would make every image stale for nothing); the event, its SSH
+key and its become password (per-event secrets are kept out of the image: the provider sets
+the login user's password at launch, the key is mounted); host names and addresses (nothing
+the roles write depends on them); Ansible's own version (pinned by requirements.lock).
 """
 
 from __future__ import annotations
 
+import configparser
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +34,9 @@ from ..paths import REPO
 
 ROLES = ("baseline", "app_deploy")
 PLUGIN_DIRS = ("plugins/modules", "plugins/filter")
-PLAYBOOKS = ("playbooks/bake.yml", "playbooks/verify_baseline.yml")
-FLEET_PLUGIN = "plugins/inventory/fleet.py"
+PLAYBOOKS = ("playbooks/baseline.yml", "playbooks/bake.yml")
 LOGIN_USER = "admin"
+FQCN = re.compile(rb"hybridburst\.platform\.([a-z_][a-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,23 @@ def _code_parts(repo: Path) -> list[tuple[str, bytes]]:
     parts: list[tuple[str, bytes]] = []
     for role in ROLES:
         parts += _file_parts("role", repo / "roles" / role, repo)
-    for folder in (*PLUGIN_DIRS, *PLAYBOOKS, FLEET_PLUGIN, "ansible.cfg"):
-        if (repo / folder).exists():
-            parts += _file_parts("code", repo / folder, repo)
+    named = sorted({m.decode() for _, data in parts for m in FQCN.findall(data)})
+    for name in named:
+        for folder in PLUGIN_DIRS:
+            if (repo / folder / f"{name}.py").exists():
+                parts += _file_parts("plugin", repo / folder / f"{name}.py", repo)
+    for playbook in PLAYBOOKS:
+        if (repo / playbook).exists():
+            parts += _file_parts("playbook", repo / playbook, repo)
+    parts.append(("ansible_managed", _ansible_managed(repo / "ansible.cfg").encode()))
     return parts
+
+
+def _ansible_managed(cfg: Path) -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    if cfg.exists():
+        parser.read(cfg)
+    return parser.get("defaults", "ansible_managed", fallback="Ansible managed")
 
 
 def parts(inputs: Inputs) -> list[tuple[str, bytes]]:
