@@ -144,3 +144,49 @@ def test_openstack_snapshot_of_the_stopped_builder() -> None:
     assert os_images.find_image(conn, "web", "b" * 64) is None
     with pytest.raises(HybridburstError, match="64 hex"):
         os_images.snapshot_builder(conn, "srv-1", pool="web", release="1.0.0", digest="abc")
+
+
+def _bake_args(spec_path: Path, *extra: str) -> Any:
+    import argparse
+
+    from hybridburst.commands import bake as bake_cmd
+
+    parser = argparse.ArgumentParser()
+    bake_cmd.register(parser.add_subparsers())
+    return parser.parse_args(["bake", str(spec_path), *extra])
+
+
+SPEC = f"""\
+event: unitbake
+team: checkout
+provider: local
+private_inventory: {REPO / "inventory" / "local"}
+pools:
+  - name: web
+    count: 2
+    instance_type: local.small
+"""
+
+
+def test_bake_refuses_bad_input_naming_file_and_line(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from hybridburst.errors import InputError
+
+    no_release = tmp_path / "no_release.yml"
+    no_release.write_text(SPEC)
+    args = _bake_args(no_release)
+    with pytest.raises(InputError) as caught:
+        args.func(args, Console())
+    assert str(caught.value) == (f"{no_release}:6: pool web has no release: "
+                                 "its image cannot be baked")
+    assert caught.value.exit_status == 2
+    broken = tmp_path / "broken.yml"
+    broken.write_text(SPEC.replace("count: 2", "count: [2"))
+    args = _bake_args(broken)
+    with pytest.raises(InputError) as caught:
+        args.func(args, Console())
+    assert str(caught.value).startswith(f"{broken}:")
+    args = _bake_args(no_release, "--pool", "api")
+    with pytest.raises(InputError, match="has no pool api"):
+        args.func(args, Console())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 from .. import locks, providers, spec
 from ..app import release as app_release
 from ..atomic import write_atomic
-from ..errors import HybridburstError
+from ..errors import HybridburstError, InputError
 from ..journal import Journal
 from ..paths import REPO
 from ..plan import make_plan
@@ -101,13 +102,24 @@ def pool_images(event_spec: spec.EventSpec, repo: Path = REPO) -> dict[str, Pool
     out = {}
     for pool in event_spec.pools:
         if not pool.release:
-            raise HybridburstError(f"pool {pool.name} has no release: nothing to bake")
+            raise InputError(event_spec.source, _pool_line(event_spec.source, pool.name),
+                             f"pool {pool.name} has no release: its image cannot be baked")
         inputs = digest_mod.Inputs(release=pool.release,
                                    release_sha256=_release_sha256(pool.release),
                                    base_image=base, private_inventory=Path(inventory), repo=repo)
         d = digest_mod.compute(inputs)
         out[pool.name] = PoolImage(pool.name, pool.release, d, image_tag(d))
     return out
+
+
+def _pool_line(source: str, pool: str) -> int | None:
+    """The line of ``name: POOL`` in the spec (for the error message), if found."""
+    wanted = re.compile(rf"^\s*(-\s*)?name:\s*[\"']?{re.escape(pool)}[\"']?\s*(#.*)?$")
+    try:
+        lines = Path(source).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((n for n, line in enumerate(lines, 1) if wanted.match(line)), None)
 
 
 def load_record(digest: str) -> dict[str, Any] | None:
@@ -189,11 +201,17 @@ def bake(spec_path: Path, console: Any, *, pools: list[str] | None = None, force
     """Bake the image of each pool of the spec (or of ``pools``) whose image is not current.
     Pools with the same inputs share one image."""
     event_spec = spec.load(spec_path)
+    if event_spec.provider != "local" or event_spec.emulated:
+        raise HybridburstError(
+            f"{spec_path}: bake runs on the local cloud only; an AWS AMI comes from the "
+            "hybridburst-image-aws program (infra/image_aws.py), an OpenStack image from "
+            "images/openstack.py")
+    if pools:
+        unknown = sorted(set(pools) - {p.name for p in event_spec.pools})
+        if unknown:
+            raise InputError("--pool", None, f"{spec_path} has no pool {', '.join(unknown)}")
     wanted = pool_images(event_spec)
     if pools:
-        unknown = sorted(set(pools) - set(wanted))
-        if unknown:
-            raise HybridburstError(f"{spec_path}: no pool {', '.join(unknown)}")
         wanted = {p: wanted[p] for p in pools}
     results: list[BakeResult] = []
     done: dict[str, BakeResult] = {}
