@@ -242,7 +242,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             hostvars.update(connection)
             entry = data_store.get_host(name)
             for key, value in hostvars.items():
-                entry.set_variable(key, value)
+                if key in entry.vars:  # a private host of the same name: Ansible's merge
+                    entry.set_variable(key, value)
+                else:  # names of this plugin's own (valid), values plain JSON
+                    entry.vars[key] = value
             if compose or groups or keyed:
                 merged = {**hostvars, **entry.get_vars()}
                 self._set_composite_vars(compose, merged, name, strict=strict)
