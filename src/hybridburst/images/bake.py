@@ -49,13 +49,23 @@ set -eu
 rm -f /etc/ssh/ssh_host_*
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
-mode=$(stat -c %a /etc/shadow-) owner=$(stat -c %u:%g /etc/shadow-)
+# usermod rewrites /etc/passwd- and friends with the modes of the originals: keep theirs.
+keep=""
+for f in /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow-; do
+  [ -e "$f" ] && keep="$keep $f:$(stat -c %a:%u:%g "$f")"
+done
 usermod -p '!' admin
 cat /etc/shadow > /etc/shadow-
-chmod "$mode" /etc/shadow- && chown "$owner" /etc/shadow-
+for entry in $keep; do
+  f=${entry%%:*} rest=${entry#*:}
+  chmod "${rest%%:*}" "$f" && chown "${rest#*:}" "$f"
+done
 rm -rf /home/admin/.ansible /root/.ansible /tmp/* /var/tmp/*
-find /var/log -type f \( -name '*.log' -o -name '*.journal' -o -name '*.journal~' \) -delete
-rm -f /var/log/sudo.log
+# The builder's logs, and rsyslog's queue of them for the log host, stay out of the image.
+systemctl stop syslog.socket rsyslog.service 2>/dev/null || true
+rm -rf /var/spool/rsyslog/*
+find /var/log -type f \( -name '*.journal' -o -name '*.journal~' \) -delete
+find /var/log -type f -exec truncate -s 0 {} +
 """
 
 
@@ -106,7 +116,8 @@ def pool_images(event_spec: spec.EventSpec, repo: Path = REPO) -> dict[str, Pool
                              f"pool {pool.name} has no release: its image cannot be baked")
         inputs = digest_mod.Inputs(release=pool.release,
                                    release_sha256=_release_sha256(pool.release),
-                                   base_image=base, private_inventory=Path(inventory), repo=repo)
+                                   base_image=base, private_inventory=Path(inventory), repo=repo,
+                                   recipe=SCRUB)
         d = digest_mod.compute(inputs)
         out[pool.name] = PoolImage(pool.name, pool.release, d, image_tag(d))
     return out

@@ -12,7 +12,7 @@ Covered (each as a labelled part, so a change to any of them changes the digest)
   plugin's per-host variables are derived from: private CIDRs, gateway);
 - the pool's release name and the sha256 of its artifact;
 - the base host image tag (which itself carries the hash of the image recipe);
-- the login user the hosts are reached as.
+- the login user the hosts are reached as, and the scrub the bake runs before the capture.
 
 Not covered, on purpose: the fleet plugin's and the other modules' source (they put nothing
 into the image; a change there would make every image stale for nothing); the event, its SSH
@@ -49,6 +49,7 @@ class Inputs:
     private_inventory: Path
     repo: Path = REPO
     login_user: str = LOGIN_USER
+    recipe: str = ""  # what the bake itself runs on the builder (bake.SCRUB)
 
 
 def _files(root: Path) -> Iterable[Path]:
@@ -99,7 +100,8 @@ def parts(inputs: Inputs) -> list[tuple[str, bytes]]:
     out += [("release", inputs.release.encode()),
             ("release_sha256", inputs.release_sha256.encode()),
             ("base_image", inputs.base_image.encode()),
-            ("login_user", inputs.login_user.encode())]
+            ("login_user", inputs.login_user.encode()),
+            ("bake_recipe", inputs.recipe.encode())]
     return out
 
 
