@@ -190,3 +190,43 @@ def test_bake_refuses_bad_input_naming_file_and_line(tmp_path: Path) -> None:
     args = _bake_args(no_release, "--pool", "api")
     with pytest.raises(InputError, match="has no pool api"):
         args.func(args, Console())
+
+
+def test_verify_then_converge_journals_each_verdict(tmp_path: Path) -> None:
+    from hybridburst.images import verify as verify_mod
+    from hybridburst.journal import Journal
+    from hybridburst.runner import RunResult
+    from hybridburst.states import HostState
+    from hybridburst.workspace import EventDir
+
+    event_dir = EventDir(tmp_path / "events" / "unit")
+    event_dir.root.mkdir(parents=True)
+    journal = Journal(event_dir.journal)
+    hosts = ["unit-web-01", "unit-web-02"]
+    for host in hosts:
+        for state in (HostState.REQUESTED, HostState.LAUNCHED, HostState.VALIDATED,
+                      HostState.AUTHORIZED):
+            journal.record(host, state, "test")
+    runs: list[tuple[str, str | None]] = []
+
+    def runner(event_dir: EventDir, playbook: str, extravars: dict[str, Any] | None = None,
+               limit: str | None = None) -> RunResult:
+        runs.append((playbook, limit))
+        if playbook == "verify_baseline.yml":
+            outcome = {"baseline_probe": {
+                "unit-web-01": {"differences": [], "checked": 75, "not_applied": []},
+                "unit-web-02": {"differences": ["package chrony: not installed"], "checked": 75,
+                                "not_applied": []}}}
+        else:
+            outcome = {"baseline_applied": (limit or "").split(",")}
+        return RunResult(playbook, "successful", 0, tmp_path, outcome=outcome)
+
+    result = verify_mod.verify_then_converge(event_dir, hosts, DIGEST, runner=runner)
+    assert runs == [("verify_baseline.yml", ",".join(hosts)), ("baseline.yml", "unit-web-02")]
+    assert set(result.ok) == set(hosts)
+    current = Journal(event_dir.journal).current()
+    assert current["unit-web-01"].state is HostState.BASELINED
+    assert current["unit-web-01"].reason == f"baseline verified against image {DIGEST[:12]}"
+    assert current["unit-web-02"].state is HostState.BASELINED
+    assert current["unit-web-02"].reason == (
+        f"drift from image {DIGEST[:12]}: package chrony: not installed; converged")

@@ -3,16 +3,17 @@ hosts launched from a baked image; only the hosts that differ get the full role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .. import manifest as manifest_mod
 from ..errors import HybridburstError
 from ..journal import Journal
 from ..runner import PlaybookRunner, run_playbook
 from ..stages.result import StageResult
 from ..states import HostState
 from ..workspace import EventDir
-from .bake import expected_sha256
+from .bake import PoolImage, expected_sha256
 
 OUTCOME = "baseline_probe"  # verify_baseline.yml's set_stats: {host: verdict}
 VERIFIABLE = (HostState.AUTHORIZED, HostState.BASELINED, HostState.READY)
@@ -93,3 +94,28 @@ def verify_then_converge(event_dir: EventDir, hosts: Iterable[str], digest: str,
                            {"image": digest, "verified": False, "differences": drifted[host]})
             result.ok[host] = reason
     return result
+
+
+def verify_by_pool(event_dir: EventDir, hosts: Iterable[str],
+                   images: Mapping[str, PoolImage | None],
+                   runner: PlaybookRunner = run_playbook) -> tuple[StageResult, list[str]]:
+    """For ``up``: the hosts of pools launched from a current image (``images``, as
+    :func:`hybridburst.images.bake.current` returns) are verified (and converged where they
+    differ), per image; returns that result and the hosts left for the full baseline (pools
+    without an image)."""
+    pools = {h["name"]: h["pool"] for h in manifest_mod.read(event_dir.manifest)["hosts"]}
+    by_digest: dict[str, list[str]] = {}
+    rest = []
+    for host in sorted(hosts):
+        image = images.get(pools.get(host, ""))
+        if image is None:
+            rest.append(host)
+        else:
+            by_digest.setdefault(image.digest, []).append(host)
+    result = StageResult("verify")
+    for digest, group in by_digest.items():
+        part = verify_then_converge(event_dir, group, digest, runner=runner)
+        for name in ("ok", "failed", "unreachable", "untouched"):
+            getattr(result, name).update(getattr(part, name))
+        result.runs += part.runs
+    return result, rest
