@@ -191,9 +191,11 @@ def spec_file(tmp_path: Path, share: float = 1.0) -> Path:
 
 
 def up(tmp_path: Path, cloud: FakeCloud, runner: FakeRunner, share: float = 1.0) -> int:
-    console = Console(file=open(tmp_path / "out.txt", "a"), width=160)  # noqa: SIM115
-    return lifecycle.up(spec_file(tmp_path, share), console, Reporter(console),
-                        provider=cloud, runner=runner)
+    """`up` as the CLI runs it; what it prints is appended to out.txt."""
+    with (tmp_path / "out.txt").open("a") as out:
+        console = Console(file=out, width=160)
+        return lifecycle.up(spec_file(tmp_path, share), console, Reporter(console),
+                            provider=cloud, runner=runner)
 
 
 def states() -> dict[str, HostState]:
@@ -311,8 +313,10 @@ def test_down_drains_revokes_then_destroys_and_settles(
     cloud, runner = world
     assert up(tmp_path, cloud, runner) == 0
     cloud.log.clear()
-    console = Console(file=open(tmp_path / "down.txt", "w"), width=160)  # noqa: SIM115
-    assert lifecycle.down(EVENT, console, Reporter(console), provider=cloud, runner=runner) == 0
+    with (tmp_path / "down.txt").open("w") as out:
+        console = Console(file=out, width=160)
+        assert lifecycle.down(EVENT, console, Reporter(console), provider=cloud,
+                              runner=runner) == 0
     assert [line.split()[0] for line in cloud.log] == ["drain.yml", "revoke.yml", "destroy"]
     assert states() == dict.fromkeys(HOSTS, S.DESTROYED)
     assert cloud.allowed == set()
