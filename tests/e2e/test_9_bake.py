@@ -53,8 +53,8 @@ p={PACKAGE}
 repo=/var/tmp/drift-repo pkg=/var/tmp/drift-pkg
 rm -rf "$repo" "$pkg"; mkdir -p "$repo" "$pkg/DEBIAN"
 dpkg -L "$p" | while read -r f; do
-  if [ -f "$f" ] || [ -L "$f" ]; then cp -a --parents "$f" "$pkg/"; fi
-done
+  if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+done | tar -C / --no-recursion -cf - -T - 2>/dev/null | tar -C "$pkg" -xf -
 dpkg-query -s "$p" \
   | awk '/^Status:/{{next}} /^Conffiles:/{{skip=1; next}} /^ /&&skip{{next}} {{skip=0; print}}' \
   > "$pkg/DEBIAN/control"
