@@ -53,7 +53,8 @@ p={PACKAGE}
 repo=/var/tmp/drift-repo pkg=/var/tmp/drift-pkg
 rm -rf "$repo" "$pkg"; mkdir -p "$repo" "$pkg/DEBIAN"
 dpkg -L "$p" | while read -r f; do
-  if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+  # files and file links; not the usr-merge links (/lib -> usr/lib) nor folders
+  if [ ! -d "$f" ] && {{ [ -f "$f" ] || [ -L "$f" ]; }}; then echo "$f"; fi
 done | tar -C / --no-recursion -cf - -T - 2>/dev/null | tar -C "$pkg" -xf -
 dpkg-query -s "$p" \
   | awk '/^Status:/{{next}} /^Conffiles:/{{skip=1; next}} /^ /&&skip{{next}} {{skip=0; print}}' \
