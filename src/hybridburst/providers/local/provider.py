@@ -4,6 +4,7 @@ hardware (lxcfs for memory and CPUs, a sized tmpfs for the data disk)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,17 +43,22 @@ def container_name(host: str) -> str:
     return f"hb-{host}"
 
 
-def set_login_password(container: str, event_dir: EventDir) -> None:
+def set_login_password(container: str, host: str, event_dir: EventDir) -> None:
     """A host launched from a baked image: its login user's sudo asks for a password (the
     baseline confined it) that the image does not carry; set the event's become password, as
-    cloud-init sets a user's password from user data. Given on stdin, never on a command line."""
+    cloud-init sets a user's password from user data. Given on stdin, never on a command line,
+    hashed on the host the way roles/baseline/tasks/accounts.yml does (SHA-512, salt from the
+    host's inventory name and the user), so a later converge of the role finds it unchanged."""
     from ...runner import become_password_file
 
     path = become_password_file(event_dir)
     if path is None:
         raise HybridburstError(f"{container}: the event has no become password file")
-    secret = path.read_text().strip()
-    podman("exec", "-i", container, "chpasswd", stdin=f"{ADMIN_USER}:{secret}\n".encode())
+    salt = hashlib.sha256(f"{host}:{ADMIN_USER}".encode()).hexdigest()[:16]
+    script = (f"set -e; hash=$(openssl passwd -6 -salt {salt} -stdin); "
+              f"printf '%s:%s\\n' {ADMIN_USER} \"$hash\" | chpasswd -e")
+    podman("exec", "-i", container, "sh", "-c", script,
+           stdin=path.read_text().strip().encode() + b"\n")
 
 
 class LocalProvider:
@@ -212,7 +218,7 @@ class LocalProvider:
             nsenter_net(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         nsenter_net(name, "ip", "route", "replace", "default", "via", self.topo.gateway_burst)
         if baked:
-            set_login_password(name, event_dir)
+            set_login_password(name, host.name, event_dir)
         host_key = wait_for_ssh(name, address)
         sshkeys.record_host_key(event_dir.known_hosts, [host.name, address], host_key)
         return self._record(host, plan, address, dt.datetime.now(dt.UTC).isoformat())
