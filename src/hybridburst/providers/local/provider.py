@@ -55,8 +55,11 @@ def set_login_password(container: str, host: str, event_dir: EventDir) -> None:
     if path is None:
         raise HybridburstError(f"{container}: the event has no become password file")
     salt = hashlib.sha256(f"{host}:{ADMIN_USER}".encode()).hexdigest()[:16]
-    script = (f"set -e; hash=$(openssl passwd -6 -salt {salt} -stdin); "
-              f"printf '%s:%s\\n' {ADMIN_USER} \"$hash\" | chpasswd -e")
+    # chpasswd rewrites /etc/shadow- with the mode of /etc/shadow: its own mode is kept.
+    script = (f"set -e; keep=$(stat -c %a:%u:%g /etc/shadow-); "
+              f"hash=$(openssl passwd -6 -salt {salt} -stdin); "
+              f"printf '%s:%s\\n' {ADMIN_USER} \"$hash\" | chpasswd -e; "
+              "chmod \"${keep%%:*}\" /etc/shadow-; chown \"${keep#*:}\" /etc/shadow-")
     podman("exec", "-i", container, "sh", "-c", script,
            stdin=path.read_text().strip().encode() + b"\n")
 
