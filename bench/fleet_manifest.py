@@ -4,19 +4,20 @@
 pools, as a provider writes them, with the repository's local private inventory) and the
 event's ``fleet.yml``, and returns the path of that inventory config.
 
-``python bench/fleet_manifest.py N`` runs ``ansible-inventory -i <fleet.yml> --list`` on
-such a manifest and prints its wall time and peak RSS (the child's ru_maxrss)."""
+``python bench/fleet_manifest.py N`` runs ``ansible-inventory -i <fleet.yml>`` with
+``--list`` (every host's variables flattened, group variables merged in), ``--list --export``
+(group variables once on their groups: what AWX's inventory import runs) and ``--graph`` (the
+parse alone, as ansible-playbook does it) on such a manifest and prints, for each, one line
+with its wall time, CPU time and peak RSS (the child's ru_maxrss)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -77,32 +78,49 @@ def make(n: int, folder: Path) -> Path:
     return config
 
 
-def measure(config: Path) -> tuple[float, float, float, int]:
+MODES = (("--list",), ("--list", "--export"), ("--graph",))
+
+
+def measure(config: Path, mode: tuple[str, ...]) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in MiB, hosts listed) of
-    ``ansible-inventory --list`` (the machine is shared: CPU time says what load hides)."""
+    ``ansible-inventory MODE`` (the machine is shared: CPU time says what load hides)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
            "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    proc = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(config), "--list"],
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: each mode in a child of its own.
+    code = ("import resource, subprocess, sys, time\n"
+            "start = time.monotonic()\n"
+            "proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+            "took = time.monotonic() - start\n"
+            "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "sys.stderr.buffer.write(proc.stderr[-2000:])\n"
+            "sys.stdout.buffer.write(b'%d %f %f %d\\n' % (proc.returncode, took,\n"
+            "    use.ru_utime + use.ru_stime, use.ru_maxrss))\n"
+            "sys.stdout.buffer.write(proc.stdout)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(BIN / "ansible-inventory"),
+                           "-i", str(config), *mode],
                           capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"ansible-inventory failed:\n{proc.stderr[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    listed = len(json.loads(proc.stdout)["_meta"]["hostvars"])
-    return seconds, cpu, after.ru_maxrss / 1024, listed
+    head, _, out = proc.stdout.partition("\n")
+    if proc.returncode != 0 or not head or head.split()[0] != "0":
+        raise SystemExit(f"ansible-inventory {' '.join(mode)} failed:\n{proc.stderr[-2000:]}")
+    _, seconds, cpu, maxrss = head.split()
+    if mode[0] == "--graph":
+        listed = len({line.lstrip(" |-") for line in out.splitlines()
+                      if not line.lstrip(" |-").startswith("@")})
+    else:
+        listed = len(json.loads(out)["_meta"]["hostvars"])
+    return float(seconds), float(cpu), int(maxrss) / 1024, listed
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     with tempfile.TemporaryDirectory(prefix="hb-fleet-") as tmp:
         config = make(n, Path(tmp))
-        seconds, cpu, peak, listed = measure(config)
-    print(f"ansible-inventory --list, {n} burst hosts ({listed} hosts listed): "
-          f"{seconds:.2f} s ({cpu:.2f} s CPU), peak RSS {peak:.0f} MiB")
+        for mode in MODES:
+            seconds, cpu, peak, listed = measure(config, mode)
+            # bench/run.py reads the "--list," line: "... S s, peak RSS M MiB".
+            print(f"ansible-inventory {' '.join(mode)}, {n} burst hosts ({listed} hosts listed, "
+                  f"{cpu:.2f} s CPU): {seconds:.2f} s, peak RSS {peak:.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ description:
   - Burst hosts are grouped as C(burst), C(event_<event>), C(pool_<pool>) and
     C(type_<instance type>); the private inventory keeps its own groups and group_vars.
   - Every burst host gets its connection (user, key, a known_hosts file with strict host
-    key checking) and its expected hardware as C(hybridburst_expected).
+    key checking) and its expected hardware as C(hybridburst_expected). What all burst hosts
+    of the event share (connection, event, team, provider, networks, gateway) is set once as
+    variables of the group C(event_<event>); each host carries only its own values.
   - The configuration file name must end with C(fleet.yml) or C(fleet.yaml).
 requirements:
   - the hybridburst Python package (it checks the manifest against its schema)
@@ -109,6 +111,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             where = f"{manifest_path}: private_inventory"
         elif private:
             private = self.get_option("private_inventory")
+        self._private_hosts: set[str] = set()
         if private:
             self._merge_private(Path(private), data.get("private_ssh"), where)
         verdicts_file = self.get_option("verdicts")
@@ -142,6 +145,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 self.inventory.add_child(group.name, child.name)
             for key, value in group.get_vars().items():
                 self.inventory.set_variable(group.name, key, value)
+        self._private_hosts = set(private.hosts)
         for host in private.hosts.values():
             for group in host.get_groups():
                 if group.name != "all":
@@ -191,23 +195,36 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         # they are, never trusted as templates, without the per-value origin tagging that
         # Ansible's proxy gives a plugin's set_variable (seconds for thousands of hosts).
         data_store = getattr(inventory, "__wrapped__", inventory)
-        for group in ("burst", f"event_{_group_name(event)}"):
+        event_group = f"event_{_group_name(event)}"
+        for group in ("burst", event_group):
             inventory.add_group(group)
         network = data["network"]
         ssh = data["ssh"]
-        connection = {
+        # What every burst host of the event shares lives once on the event's group (Ansible
+        # merges it into each host's variables; the event group, a child of all, wins over the
+        # private inventory's group_vars of all). Not on burst or pool_*: those groups are
+        # shared when several events' inventories are used together.
+        shared = {
+            "hybridburst_event": event,
+            "hybridburst_team": data["team"],
+            "hybridburst_provider": data["provider"],
+            "hybridburst_private_cidrs": list(network["private_cidrs"]),
+            "hybridburst_burst_cidr": network["burst_cidr"],
+            "hybridburst_gateway_burst_address": network["gateway"]["burst_address"],
             "ansible_user": ssh["user"],
             "ansible_ssh_private_key_file": ssh["private_key_file"],
             "ansible_ssh_common_args": _ssh_common_args(Path(ssh["known_hosts_file"])),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
+        for key, value in shared.items():
+            inventory.set_variable(event_group, key, value)
         compose, groups, keyed = (self.get_option("compose"), self.get_option("groups"),
                                   self.get_option("keyed_groups"))
         strict = self.get_option("strict")
         seen_groups: set[str] = set()
         for host in data["hosts"]:
             name = host["name"]
-            host_groups = ["burst", f"event_{_group_name(event)}",
+            host_groups = ["burst", event_group,
                            f"pool_{_group_name(host['pool'])}",
                            f"type_{_group_name(host['instance_type'])}"]
             for group in host_groups:
@@ -217,21 +234,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 inventory.add_host(name, group=group)
             hostvars = {
                 "ansible_host": host["address"],
-                "hybridburst_event": event,
-                "hybridburst_team": data["team"],
-                "hybridburst_provider": data["provider"],
                 "hybridburst_pool": host["pool"],
                 "hybridburst_instance_type": host["instance_type"],
                 "hybridburst_release": host.get("release"),
                 "hybridburst_launched_at": host["launched_at"],
                 "hybridburst_expected": host["expected"],
                 "hybridburst_tags": host["tags"],
-                "hybridburst_private_cidrs": list(network["private_cidrs"]),
-                "hybridburst_burst_cidr": network["burst_cidr"],
-                # The host's own next hop (its subnet's router), else the network's.
-                "hybridburst_gateway_burst_address": (
-                    host.get("gateway") or network["gateway"]["burst_address"]),
             }
+            if host.get("gateway"):  # the host's own next hop (its subnet's router)
+                hostvars["hybridburst_gateway_burst_address"] = host["gateway"]
             if name in verdicts:
                 record = verdicts[name]
                 hostvars["hybridburst_validation"] = {
@@ -239,15 +250,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     "launched_at": record.get("launched_at"),
                     "reasons": record.get("reasons", []),
                 }
-            hostvars.update(connection)
             entry = data_store.get_host(name)
             for key, value in hostvars.items():
                 if key in entry.vars:  # a private host of the same name: Ansible's merge
                     entry.set_variable(key, value)
                 else:  # names of this plugin's own (valid), values plain JSON
                     entry.vars[key] = value
+            if name in self._private_hosts:
+                # A private host of the same name: its own variables and its groups' would win
+                # over the event group's, so the burst values go on the host as they always did.
+                for key, value in shared.items():
+                    if key not in hostvars:
+                        entry.set_variable(key, value)
             if compose or groups or keyed:
-                merged = {**hostvars, **entry.get_vars()}
+                merged = {**shared, **entry.get_vars()}
                 self._set_composite_vars(compose, merged, name, strict=strict)
                 self._add_host_to_composed_groups(groups, merged, name, strict=strict)
                 self._add_host_to_keyed_groups(keyed, merged, name, strict=strict)
