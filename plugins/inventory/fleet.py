@@ -15,7 +15,9 @@ description:
   - Every burst host gets its connection (user, key, a known_hosts file with strict host
     key checking) and its expected hardware as C(hybridburst_expected). What all burst hosts
     of the event share (connection, event, team, provider, networks, gateway) is set once as
-    variables of the group C(event_<event>); each host carries only its own values.
+    variables of the group C(event_<event>), the pool and its tags on C(pool_<pool>), the
+    instance type on C(type_<instance type>); each host carries only its own values (and those
+    that differ from its group's).
   - The configuration file name must end with C(fleet.yml) or C(fleet.yaml).
 requirements:
   - the hybridburst Python package (it checks the manifest against its schema)
@@ -202,8 +204,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         ssh = data["ssh"]
         # What every burst host of the event shares lives once on the event's group (Ansible
         # merges it into each host's variables; the event group, a child of all, wins over the
-        # private inventory's group_vars of all). Not on burst or pool_*: those groups are
-        # shared when several events' inventories are used together.
+        # private inventory's group_vars of all). Not on burst: that group is shared when
+        # several events' inventories are used together.
         shared = {
             "hybridburst_event": event,
             "hybridburst_team": data["team"],
@@ -224,23 +226,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         seen_groups: set[str] = set()
         for host in data["hosts"]:
             name = host["name"]
-            host_groups = ["burst", event_group,
-                           f"pool_{_group_name(host['pool'])}",
-                           f"type_{_group_name(host['instance_type'])}"]
-            for group in host_groups:
+            pool_group = f"pool_{_group_name(host['pool'])}"
+            type_group = f"type_{_group_name(host['instance_type'])}"
+            for group in ("burst", event_group, pool_group, type_group):
                 if group not in seen_groups:
                     inventory.add_group(group)
                     seen_groups.add(group)
                 inventory.add_host(name, group=group)
             hostvars = {
                 "ansible_host": host["address"],
-                "hybridburst_pool": host["pool"],
-                "hybridburst_instance_type": host["instance_type"],
                 "hybridburst_release": host.get("release"),
                 "hybridburst_launched_at": host["launched_at"],
                 "hybridburst_expected": host["expected"],
-                "hybridburst_tags": host["tags"],
             }
+            # What the hosts of a pool (an instance type) share, once on its group: the pool's
+            # hosts of another event's inventory may share the group, so a group keeps the
+            # first value it was given and a host whose value differs carries its own.
+            grouped = dict(shared)
+            for group, key, value in ((pool_group, "hybridburst_pool", host["pool"]),
+                                      (type_group, "hybridburst_instance_type",
+                                       host["instance_type"]),
+                                      (pool_group, "hybridburst_tags", host["tags"])):
+                if self._on_group(group, key, value):
+                    grouped[key] = value
+                else:
+                    hostvars[key] = value
             if host.get("gateway"):  # the host's own next hop (its subnet's router)
                 hostvars["hybridburst_gateway_burst_address"] = host["gateway"]
             if name in verdicts:
@@ -258,12 +268,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     entry.vars[key] = value
             if name in self._private_hosts:
                 # A private host of the same name: its own variables and its groups' would win
-                # over the event group's, so the burst values go on the host as they always did.
-                for key, value in shared.items():
+                # over the burst groups', so the burst values go on the host as they always did.
+                for key, value in grouped.items():
                     if key not in hostvars:
                         entry.set_variable(key, value)
             if compose or groups or keyed:
-                merged = {**shared, **entry.get_vars()}
+                merged = {**grouped, **entry.get_vars()}
                 self._set_composite_vars(compose, merged, name, strict=strict)
                 self._add_host_to_composed_groups(groups, merged, name, strict=strict)
                 self._add_host_to_keyed_groups(keyed, merged, name, strict=strict)
+
+    def _on_group(self, group: str, key: str, value: Any) -> bool:
+        """Whether ``group`` carries ``key`` as ``value`` (set here if it has no value yet)."""
+        values = self.inventory.groups[group].vars
+        if key not in values:
+            self.inventory.set_variable(group, key, value)
+            return True
+        return bool(values[key] == value)

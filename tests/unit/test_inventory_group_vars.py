@@ -40,7 +40,7 @@ def event_doc(tmp_path: Path) -> dict[str, Any]:
     doc["network"]["burst_cidr"] = "10.201.0.0/16"
     web2 = copy.deepcopy(HOST)
     web2.update(name="sale-web-02", address="10.201.64.10", gateway="10.201.64.1",
-                release="1.1.0")
+                release="1.1.0", tags={"hybridburst:event": "sale", "extra": "web2"})
     web2["expected"]["address"] = "10.201.64.10"
     cache = copy.deepcopy(HOST)
     cache.update(name="sale-cache-01", address="10.201.0.12", pool="cache",
@@ -152,6 +152,37 @@ def test_the_event_group_carries_what_the_hosts_share(tmp_path: Path) -> None:
     assert web1["ansible_host"] == "10.201.0.11"
     assert listed["_meta"]["hostvars"]["sale-web-02"]["hybridburst_gateway_burst_address"] == (
         "10.201.64.1")
+    assert listed["pool_web"]["vars"] == {"hybridburst_pool": "web",
+                                          "hybridburst_tags": {"hybridburst:event": "sale"}}
+    assert listed["type_local_small"]["vars"] == {"hybridburst_instance_type": "local.small"}
+    assert "hybridburst_tags" not in web1
+    # Tags unlike the pool's first host's stay on the host.
+    assert listed["_meta"]["hostvars"]["sale-web-02"]["hybridburst_tags"]["extra"] == "web2"
+
+
+def test_two_events_sharing_pool_groups_keep_their_own_values(tmp_path: Path) -> None:
+    """pool_web holds the first event's tags; the second event's web hosts carry theirs."""
+    sale = event_doc(tmp_path)
+    sources = [write_event(tmp_path, sale)]
+    fest = copy.deepcopy(DOC)
+    fest.update(event="fest", team="festival")
+    fest["hosts"] = [copy.deepcopy(HOST)]
+    fest["hosts"][0].update(name="fest-web-01", instance_type="local.big",
+                            tags={"hybridburst:event": "fest"})
+    path = tmp_path / "fest" / "manifest.json"
+    manifest.write(path, fest)
+    source = tmp_path / "fest" / "fleet.yml"
+    source.write_text(f"plugin: hybridburst.platform.fleet\nmanifest: {path}\n"
+                      "private_inventory: ''\n")
+    sources.append(source)
+    args = [arg for s in sources for arg in ("-i", str(s))]
+    hostvars = plain(inventory(sources[0], *args[2:], "--list")["_meta"]["hostvars"])
+    assert hostvars["fest-web-01"]["hybridburst_tags"] == {"hybridburst:event": "fest"}
+    assert hostvars["fest-web-01"]["hybridburst_event"] == "fest"
+    assert hostvars["fest-web-01"]["hybridburst_team"] == "festival"
+    assert hostvars["fest-web-01"]["hybridburst_instance_type"] == "local.big"
+    assert hostvars["sale-web-01"]["hybridburst_tags"] == {"hybridburst:event": "sale"}
+    assert hostvars["sale-web-01"]["hybridburst_team"] == "storefront"
 
 
 def test_a_private_host_of_a_burst_name_takes_the_burst_values(tmp_path: Path) -> None:
