@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "hybridburst.commands.baseline",
     "hybridburst.commands.app",
     "hybridburst.commands.lifecycle",
+    "hybridburst.commands.bake",
     "hybridburst.commands.journal",
     "hybridburst.costs.commands",
 ]

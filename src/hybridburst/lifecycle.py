@@ -1,5 +1,11 @@
-"""The platform: `up` bursts an event (provision → validate → authorize → baseline → deploy),
-`down` gives it back (drain → revoke → deprovision → settle).
+"""The platform: `up` bursts an event (bake → provision → validate → authorize → verify or
+baseline → deploy), `down` gives it back (drain → revoke → deprovision → settle).
+
+Bake once, verify everywhere: on the local cloud each pool's hosts launch from its baked
+image (baked first when stale: hybridburst.images); a host launched from the pool's current
+image is verified by the baseline's probe in one task and converged only where it differs;
+a host launched from any other image (the plain host image, or one a role or release change
+has made stale since) gets the full baseline. ``converge=True`` is the path without images.
 
 Every step picks its hosts by their journaled state, so a rerun after a crash (SIGKILL at any
 point) continues where the journal stands: a slot never gets a second host, a host never
@@ -8,7 +14,8 @@ skips a step, access is never granted without a verdict and always revoked befor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +24,7 @@ from rich.table import Table
 from . import providers, spec
 from .atomic import write_atomic
 from .errors import HybridburstError
+from .images.bake import PoolImage
 from .journal import Journal
 from .plan import Plan, make_plan
 from .reporting import Reporter
@@ -46,6 +54,7 @@ class Burst:
     provider: providers.Provider
     reporter: Reporter
     runner: PlaybookRunner = run_playbook
+    images: Mapping[str, PoolImage] = field(default_factory=dict)  # pool -> current image
 
     def hosts_in(self, *states: HostState) -> list[str]:
         current = self.journal.current()
@@ -89,11 +98,17 @@ def _slots_to_launch(plan: Plan, journal: Journal) -> Plan:
                                  if h.name not in current or current[h.name].state not in GONE))
 
 
+Baker = Callable[[Path, spec.EventSpec, Reporter], dict[str, PoolImage]]
+
+
 def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok: bool = False,
        skip: tuple[str, ...] = (), provider: providers.Provider | None = None,
-       runner: PlaybookRunner = run_playbook) -> int:
+       runner: PlaybookRunner = run_playbook, converge: bool = False,
+       baker: Baker | None = None) -> int:
     """Burst the event of ``spec_path``; 0 when every pool reached its minimum healthy share.
-    ``provider`` (default: the spec's) and ``runner`` do the work; tests inject fakes."""
+    ``provider`` (default: the spec's), ``runner`` and ``baker`` (default: bake the local
+    cloud's stale images) do the work; tests inject fakes. ``converge``: no images, every
+    host gets the full baseline (the path before images, kept to compare)."""
     event_spec = spec.load(spec_path)
     plan = make_plan(event_spec)
     from .costs import enforce_budget, estimate
@@ -113,6 +128,8 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
                      "local-cloud host. No cloud API is called.")
     burst = Burst(plan, event_dir, journal, provider, reporter, runner)
     reporter.emit("up_started", event=plan.event, hosts=len(plan.hosts), estimate=str(est.total))
+    if not converge and "baseline" not in skip:
+        burst.images = (baker or bake_step)(spec_path, event_spec, reporter)
     provision_step(burst)
     validate_step(burst)
     authorize_step(burst)
@@ -126,11 +143,35 @@ def up(spec_path: Path, console: Console, reporter: Reporter, *, over_budget_ok:
     return 1 if short else 0
 
 
+def bake_step(spec_path: Path, event_spec: spec.EventSpec,
+              reporter: Reporter) -> dict[str, PoolImage]:
+    """0. The image of each pool, baked first where it is stale or missing (local cloud
+    only: a cloud's images come from their own pipeline; no image means the full baseline)."""
+    if event_spec.provider != "local" or event_spec.emulated:
+        return {}
+    from .images import bake as bake_mod
+
+    have = bake_mod.current(event_spec)
+    stale = sorted(pool for pool, image in have.items() if image is None)
+    if stale:
+        with reporter.step("bake", len(stale)) as rep:
+            for result in bake_mod.bake(spec_path, None, pools=stale, log=reporter.say):
+                rep.advance(f"pool {result.pool}", "baked", result.tag)
+        have = bake_mod.current(event_spec)
+    return {pool: image for pool, image in have.items() if image is not None}
+
+
 def provision_step(burst: Burst) -> None:
-    """1. Launch the slots that need a host; retire the hosts whose launch failed."""
+    """1. Launch the slots that need a host (a pool with an image: from it); retire the
+    hosts whose launch failed."""
     launch = _slots_to_launch(burst.plan, burst.journal)
+    images = {pool: image.tag for pool, image in burst.images.items()}
     with burst.reporter.step("provision", len(launch.hosts)) as rep:
-        manifest = burst.provider.provision(launch, burst.event_dir, burst.journal)
+        if images:
+            manifest = burst.provider.provision(launch, burst.event_dir, burst.journal,
+                                                images=images)
+        else:
+            manifest = burst.provider.provision(launch, burst.event_dir, burst.journal)
         write_inventory_config(burst.event_dir)
         for host in manifest["hosts"]:
             rep.advance(host["name"], "launched")
@@ -170,9 +211,37 @@ def authorize_step(burst: Burst) -> None:
     burst.retire(sorted(set(burst.hosts_in(S.VALIDATED)) & set(targets)), "authorize failed")
 
 
+def launched_from(journal: Journal) -> dict[str, str]:
+    """host -> the image its current machine was launched from (journaled at launch)."""
+    images: dict[str, str] = {}
+    for entry in journal.entries():
+        if entry.state is S.LAUNCHED:
+            images[entry.host] = str(entry.data.get("image") or "")
+    return images
+
+
 def baseline_step(burst: Burst) -> None:
-    """4. Baseline the authorized hosts; retire the hosts it failed on."""
+    """4. Verify the authorized hosts launched from their pool's current image (one probe
+    task each; the full role only where one differs); baseline the others in full (no image,
+    or a stale one); retire the hosts either failed on."""
     targets = burst.hosts_in(S.AUTHORIZED)
+    if not targets:
+        return
+    verified: list[str] = []
+    if burst.images:
+        pools = {h.name: h.pool for h in burst.plan.hosts}
+        origin = launched_from(burst.journal)
+        for host in targets:
+            image = burst.images.get(pools[host])
+            if image is not None and origin.get(host) == image.tag:
+                verified.append(host)
+            elif image is not None:
+                was = origin.get(host) or "the plain host image"
+                burst.reporter.say(f"{host}: launched from {was}, not the current image "
+                                   f"{image.tag}: full baseline")
+    if verified:
+        verify_step(burst, verified)
+    targets = [h for h in targets if h not in verified]
     if not targets:
         return
     with burst.reporter.step("baseline", len(targets)) as rep:
@@ -180,6 +249,19 @@ def baseline_step(burst: Burst) -> None:
         failed = result.problems
         for host in targets:
             rep.advance(host, "failed" if host in failed else "baselined", failed.get(host, ""))
+    burst.retire(sorted(failed), "baseline failed")
+
+
+def verify_step(burst: Burst, targets: list[str]) -> None:
+    """4a. The baseline's probe on hosts from a current image; drifted ones converged."""
+    from .images.verify import verify_by_pool
+
+    with burst.reporter.step("verify", len(targets)) as rep:
+        result, _ = verify_by_pool(burst.event_dir, targets, burst.images, runner=burst.runner)
+        failed = result.problems
+        for host in targets:
+            rep.advance(host, "failed" if host in failed else "baselined",
+                        failed.get(host) or result.ok.get(host, ""))
     burst.retire(sorted(failed), "baseline failed")
 
 

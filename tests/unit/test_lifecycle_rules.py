@@ -20,6 +20,7 @@ from rich.console import Console
 
 from hybridburst import lifecycle, manifest
 from hybridburst.errors import HybridburstError
+from hybridburst.images.bake import PoolImage
 from hybridburst.journal import Journal
 from hybridburst.plan import Plan
 from hybridburst.reporting import Reporter
@@ -60,7 +61,8 @@ class FakeCloud:
     name: str = "fake"
 
     # -- provider --------------------------------------------------------------------------
-    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal) -> dict[str, Any]:
+    def provision(self, plan: Plan, event_dir: EventDir, journal: Journal,
+                  images: dict[str, str] | None = None) -> dict[str, Any]:
         hosts = {h["name"]: h for h in (manifest.read(event_dir.manifest)["hosts"]
                                         if event_dir.manifest.exists() else [])}
         for i, host in enumerate(plan.hosts):
@@ -77,7 +79,8 @@ class FakeCloud:
             journal.record(host.name, S.LAUNCHED, "started", {
                 "event": plan.event, "team": "shop", "pool": host.pool, "provider": "local",
                 "instance_type": host.instance_type, "address": address,
-                "provider_id": f"hb-{host.name}"})
+                "provider_id": f"hb-{host.name}",
+                **({"image": images[host.pool]} if images and host.pool in images else {})})
             hosts[host.name] = {
                 "name": host.name, "address": address, "pool": host.pool,
                 "instance_type": host.instance_type, "release": host.release,
@@ -126,6 +129,7 @@ class FakeRunner:
     refuse: set[str] = field(default_factory=set)
     baseline_fails: set[str] = field(default_factory=set)
     dies_in_deploy: set[str] = field(default_factory=set)
+    drifted: set[str] = field(default_factory=set)  # the probe finds a difference on these
     crash_in: str | None = None
     calls: list[tuple[str, list[str], dict[str, Any]]] = field(default_factory=list)
 
@@ -159,6 +163,10 @@ class FakeRunner:
         elif playbook == "baseline.yml":
             run.failed = {h: "sysctl failed" for h in hosts if h in self.baseline_fails}
             run.outcome = {"baseline_applied": [h for h in hosts if h not in self.baseline_fails]}
+        elif playbook == "verify_baseline.yml":
+            run.outcome = {"baseline_probe": {
+                h: {"differences": ["sysctl net.ipv4.tcp_syncookies: 0 != 1"] if h in self.drifted
+                    else [], "checked": 40, "not_applied": []} for h in hosts}}
         elif playbook == "deploy.yml":
             run.unreachable = {h: "ssh: no route" for h in hosts if h in self.dies_in_deploy}
             # A host dying stops the rollout: its batch (here, everything) is not finished.
@@ -190,12 +198,15 @@ def spec_file(tmp_path: Path, share: float = 1.0) -> Path:
     return path
 
 
-def up(tmp_path: Path, cloud: FakeCloud, runner: FakeRunner, share: float = 1.0) -> int:
-    """`up` as the CLI runs it; what it prints is appended to out.txt."""
+def up(tmp_path: Path, cloud: FakeCloud, runner: FakeRunner, share: float = 1.0,
+       images: dict[str, PoolImage] | None = None) -> int:
+    """`up` as the CLI runs it, the pools' current images being ``images`` (default: none,
+    every host gets the full baseline); what it prints is appended to out.txt."""
     with (tmp_path / "out.txt").open("a") as out:
         console = Console(file=out, width=160)
         return lifecycle.up(spec_file(tmp_path, share), console, Reporter(console),
-                            provider=cloud, runner=runner)
+                            provider=cloud, runner=runner,
+                            baker=lambda *_: dict(images or {}))
 
 
 def states() -> dict[str, HostState]:
@@ -331,3 +342,38 @@ def test_the_minimum_healthy_share_rounds_up(share: float, count: int, need: int
     if need:
         assert health.short_pools({"web": (need - 1, count)}, {"web": share}) == [
             f"pool web: {need - 1}/{count} healthy, {need} needed"]
+
+
+def image(digest: str) -> PoolImage:
+    return PoolImage("web", "1.0.0", digest, f"localhost/hybridburst-baked:{digest}")
+
+
+def test_hosts_from_the_current_image_are_verified_and_only_a_drifted_one_converged(
+        tmp_path: Path, world: tuple[FakeCloud, FakeRunner]) -> None:
+    cloud, runner = world
+    runner.drifted = {HOSTS[2]}
+    assert up(tmp_path, cloud, runner, images={"web": image("a" * 64)}) == 0
+    assert states() == dict.fromkeys(HOSTS, S.READY)
+    assert runner.ran("verify_baseline.yml") == [HOSTS]
+    assert runner.ran("baseline.yml") == [[HOSTS[2]]]  # the full role on the drifted host only
+    reasons = {e.host: e.reason for e in Journal(EventDir.of(EVENT).journal).entries()
+               if e.state is S.BASELINED}
+    assert reasons[HOSTS[0]] == f"baseline verified against image {'a' * 12}"
+    assert reasons[HOSTS[2]].startswith(f"drift from image {'a' * 12}: sysctl net.ipv4")
+
+
+def test_hosts_launched_from_a_stale_image_are_converged_not_verified(
+        tmp_path: Path, world: tuple[FakeCloud, FakeRunner]) -> None:
+    cloud, runner = world
+    runner.crash_in = "verify_baseline.yml"  # launched from image a, authorized, then a crash
+    with pytest.raises(Crash):
+        up(tmp_path, cloud, runner, images={"web": image("a" * 64)})
+    assert states() == dict.fromkeys(HOSTS, S.AUTHORIZED)
+    runner.crash_in = None
+    runner.calls.clear()
+    # Meanwhile a role file changed: the pool's current image is b; a is stale.
+    assert up(tmp_path, cloud, runner, images={"web": image("b" * 64)}) == 0
+    assert runner.ran("verify_baseline.yml") == []
+    assert runner.ran("baseline.yml") == [HOSTS]
+    assert states() == dict.fromkeys(HOSTS, S.READY)
+    assert all(n == 1 for n in cloud.launches.values())  # converged in place, not relaunched

@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--over-budget-ok", action="store_true",
                    help="go ahead even when the estimate exceeds the spec's budget")
     p.add_argument("--json", action="store_true", help="JSON lines of events on stdout (CI, AWX)")
+    p.add_argument("--converge", action="store_true",
+                   help="no baked images: launch from the plain host image and apply the whole "
+                        "baseline on every host (default on the local cloud: bake each pool's "
+                        "image when stale, launch from it, verify each host)")
     p.set_defaults(func=cmd_up, locks_event=locks.event_of_spec)
 
     p = sub.add_parser("down", help="give back: drain, revoke, deprovision, settle")
@@ -58,7 +62,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_up(args: argparse.Namespace, console: Console) -> int:
     reporter = Reporter(console, as_json=args.json)
-    return lifecycle.up(args.spec, console, reporter, over_budget_ok=args.over_budget_ok)
+    return lifecycle.up(args.spec, console, reporter, over_budget_ok=args.over_budget_ok,
+                        converge=args.converge)
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:

@@ -2,8 +2,9 @@
 (launch, validate, authorize, baseline, the release installed without the load balancer),
 then is revoked, scrubbed of everything that is its own (SSH host keys, machine-id, login
 password, logs), committed with ``podman commit``, and destroyed. The bake is recorded under
-``STATE/images/<digest>.json`` with the probe's expectation, and an image is *current* for a
-pool when its digest (digest.py) is the one the pool's inputs give today.
+``/var/lib/hybridburst/local-cloud/images/<digest>.json`` (one store per machine, like the
+images) with the probe's expectation, and an image is *current* for a pool when its digest
+(digest.py) is the one the pool's inputs give today.
 
 Per-event secrets stay out of the image: the login user's password is locked in it and the
 provider sets the event's become password at launch (as cloud-init would), its SSH key is
@@ -31,7 +32,7 @@ from ..paths import REPO
 from ..plan import make_plan
 from ..runner import run_playbook
 from ..states import HostState
-from ..workspace import EventDir, state_root
+from ..workspace import EventDir
 from . import digest as digest_mod
 
 REPOSITORY = "localhost/hybridburst-baked"
@@ -70,7 +71,9 @@ find /var/log -type f -exec truncate -s 0 {} +
 
 
 def images_dir() -> Path:
-    return state_root() / "images"
+    """Bake records live beside the images themselves: one store per machine (the local
+    cloud's directory), shared by every state directory, as an AMI belongs to the account."""
+    return locks.local_cloud_dir() / "images"
 
 
 def image_tag(digest: str) -> str:
@@ -236,20 +239,24 @@ def bake(spec_path: Path, console: Any, *, pools: list[str] | None = None, force
             log(f"pool {name}: image {image.digest[:12]} is current")
             result = BakeResult(name, image.digest, image.tag, 0.0, image.record_path, reused=True)
         else:
-            result = _bake_one(event_spec, image, console, log)
+            result = _bake_one(event_spec, image, console, log, force=force)
         done[image.digest] = result
         results.append(result)
     return results
 
 
 def _bake_one(event_spec: spec.EventSpec, image: PoolImage, console: Any,
-              log: Callable[[str], None]) -> BakeResult:
+              log: Callable[[str], None], *, force: bool = False) -> BakeResult:
     started = time.monotonic()
     images_dir().mkdir(parents=True, exist_ok=True)
     bake_spec = spec.load(_builder_spec(event_spec, image, images_dir()))
     event_dir = EventDir.of(bake_spec.event)
     event_dir.root.mkdir(parents=True, exist_ok=True)
     with locks.event_lock(bake_spec.event).hold():
+        if not force and current(event_spec).get(image.pool) is not None:  # baked meanwhile
+            log(f"pool {image.pool}: image {image.digest[:12]} was baked meanwhile")
+            return BakeResult(image.pool, image.digest, image.tag, 0.0, image.record_path,
+                              reused=True)
         if (event_dir.root / "event.json").exists():  # a bake that died: start from nothing
             _teardown(bake_spec, event_dir, console, log)
         return _build(event_spec, bake_spec, image, event_dir, console, log, started)

@@ -181,6 +181,7 @@ class LocalProvider:
                     "event": spec.event, "team": spec.team, "pool": host.pool, "provider": "local",
                     "instance_type": host.instance_type, "address": records[name]["address"],
                     "provider_id": records[name]["provider_id"],
+                    **({"image": images[host.pool]} if host.pool in images else {}),
                 })
         data = self._manifest(plan, event_dir, [records[h.name] for h in plan.hosts
                                                 if h.name in records])
