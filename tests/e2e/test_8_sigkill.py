@@ -261,12 +261,13 @@ def test_up_killed_in_every_phase_converges_and_a_host_dying_in_deploy_is_failed
     # provision: killed once a host is launched (the others may be starting)
     Run("up", str(spec)).kill_when("provision", launched_in_journal)
     check_world(provisioning=True)
-    # validate, authorize (the gateway changed, the journal not yet), baseline, deploy
+    # validate, authorize (the gateway changed, the journal not yet), verify, deploy
     Run("up", str(spec)).kill_when("validate", lambda r: runner_oks(r, "validate") > 0)
     check_world()
     Run("up", str(spec)).kill_when("authorize", lambda r: runner_oks(r, "authorize", GATEWAY_ADD) > 0)
     check_world(may_hold=frozenset({S.VALIDATED}))
-    Run("up", str(spec)).kill_when("baseline", lambda r: runner_oks(r, "baseline") > 3)
+    # the hosts launched from the pool's baked image: killed once the probe answered
+    Run("up", str(spec)).kill_when("verify", lambda r: runner_oks(r, "verify_baseline") > 0)
     assert set(check_world().values()) <= {S.AUTHORIZED, S.BASELINED}
     Run("up", str(spec)).kill_when("deploy", lambda r: runner_oks(r, "deploy") > 0)
     assert set(check_world().values()) == {S.BASELINED}
