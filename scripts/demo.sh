@@ -15,7 +15,14 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 say "plan: what the event needs and what it will cost"
 hybridburst plan "$SPEC"
 
-say "up: provision, validate (one host carries a hardware fault), authorize, baseline, deploy"
+if grep -Eq '^provider: *local *$' "$SPEC" && ! grep -Eq '^emulated: *true' "$SPEC"; then
+  say "bake: each pool's image once (baseline and release on one builder host, captured), unless current"
+  hybridburst bake "$SPEC"
+  hybridburst images "$SPEC"
+  say "up: provision from the baked images, validate (one host carries a hardware fault), authorize, verify each host's baseline in one probe, deploy"
+else
+  say "up: provision, validate (one host carries a hardware fault), authorize, baseline, deploy"
+fi
 hybridburst up "$SPEC" || echo "(up reported a problem; the status below says where)"
 
 say "status: every host, its state and why"
