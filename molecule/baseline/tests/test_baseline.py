@@ -304,3 +304,56 @@ def test_preflight_refuses_a_firewall_that_drops_this_ssh_session(host, tmp_path
     assert "this session comes from 10.231.7.1, outside baseline_firewall_ssh_sources" in out, out
     assert "preflight passed" not in out
     assert re.search(r"baseline-mol-1\s*:\s*ok=\d+\s+changed=0\s", out), out
+
+
+# --- one run finishes: services start at boot, file modes after account changes ---------
+
+@pytest.mark.parametrize(("unit", "target"), [("rsyslog", "multi-user.target"),
+                                            ("prometheus-node-exporter", "multi-user.target"),
+                                            ("nftables", "sysinit.target")])
+def test_services_start_at_boot(host, unit, target):
+    """Wanted by the target of its [Install], not only linked by an alias (the image's rsyslog
+    has its syslog.service alias alone: `is-enabled` said enabled, a reboot would not start it)."""
+    assert host.check_output(f"systemctl is-enabled {unit}.service") == "enabled"
+    assert host.file(f"/etc/systemd/system/{target}.wants/{unit}.service").is_symlink
+    wanted_by = host.check_output(f"systemctl show -p WantedBy --value {unit}.service").split()
+    assert target in wanted_by
+    assert host.service(f"{unit}.service").is_running
+
+
+BACKUPS = [("/etc/passwd-", "root"), ("/etc/group-", "root"),
+           ("/etc/shadow-", "shadow"), ("/etc/gshadow-", "shadow")]
+
+
+def test_one_converge_that_changes_accounts_leaves_the_backups_at_their_modes(host, tmp_path):
+    """The preflight sees every backup at 0600; the accounts area then adds a user (useradd
+    rewrites /etc/passwd-, /etc/shadow-, /etc/group-, /etc/gshadow- with the modes of the
+    originals, 0644/0640); the same run puts them back at 0600."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    scenario = os.environ.get("MOLECULE_SCENARIO_DIRECTORY")
+    if not inventory or not scenario:
+        pytest.skip("runs under molecule verify only")
+    user = f"opsb{uuid.uuid4().hex[:6]}"
+    for path, group in BACKUPS:
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", group, 0o600), path
+    shadow_before = host.check_output("md5sum /etc/shadow-")
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"baseline_users": [
+        {"name": "opsalice", "comment": "Alice (ops)", "groups": ["ops"], "sudo": True,
+         "ssh_keys": [OPS_KEY]},
+        {"name": user, "comment": "an account added by this converge"},
+    ]}))
+    run = subprocess.run(
+        ["ansible-playbook", "-i", inventory, f"{scenario}/converge.yml", "-e", f"@{extra}"],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert host.user(user).exists
+    # the backups were rewritten by this run, and are at their modes
+    assert host.check_output("md5sum /etc/shadow-") != shadow_before
+    for path, group in BACKUPS:
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", group, 0o600), path

@@ -27,7 +27,8 @@ It prints one JSON object and never writes anything:
                        session of its domain)
   not_applied          one line per sysctl or limit that does not apply, with the reason
   files                {path: {present, fix}}: fix when owner, group or mode differ
-  services             {unit: {active, enabled}}
+  services             {unit: {active, enabled, missing_links}}: enabled when systemd says
+                       so AND every WantedBy=/RequiredBy= link of its [Install] is in place
   users_present, client_in_ssh_sources (null when not over SSH), os
 """
 
@@ -184,13 +185,45 @@ def files_plan(wanted: list) -> dict:
     return plan
 
 
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
+INSTALL_LINKS = {"WantedBy": ".wants", "RequiredBy": ".requires", "UpheldBy": ".upholds"}
+
+
+def install_links_missing(unit: str) -> list:
+    """The links of the unit file's [Install] WantedBy=/RequiredBy=/UpheldBy= that do not exist.
+
+    `systemctl is-enabled` says "enabled" as soon as ANY name of the [Install] section links
+    to the unit: an Alias= (rsyslog's syslog.service) is enough, with no multi-user.target
+    link, and such a unit does not start at boot. systemd reads [Install] from the unit file
+    only (never from drop-ins)."""
+    out = subprocess.run(["systemctl", "show", "-p", "FragmentPath", "--value", unit],
+                         capture_output=True, text=True, check=False).stdout.strip()
+    if not out:
+        return []
+    name, section, targets = os.path.basename(out), "", {}
+    for raw in _read(out).splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Install]" and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key in INSTALL_LINKS:
+                targets[key] = (targets.get(key, []) + value.split()) if value else []
+    links = [f"{target}{INSTALL_LINKS[key]}/{name}" for key, values in targets.items() for target in values]
+    return [link for link in links
+            if not any(os.path.lexists(os.path.join(folder, link)) for folder in UNIT_DIRS)]
+
+
 def services_state(units: list) -> dict:
+    """active, and enabled: for boot, every link of its [Install] section in place."""
     state = {}
     for unit in units:
         quiet = {"check": False, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         active = subprocess.run(["systemctl", "is-active", "--quiet", unit], **quiet).returncode == 0
         enabled = subprocess.run(["systemctl", "is-enabled", "--quiet", unit], **quiet).returncode == 0
-        state[unit] = {"active": active, "enabled": enabled}
+        missing = install_links_missing(unit) if enabled else []
+        state[unit] = {"active": active, "enabled": enabled and not missing, "missing_links": missing}
     return state
 
 
