@@ -218,8 +218,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             "ansible_ssh_common_args": _ssh_common_args(Path(ssh["known_hosts_file"])),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
-        for key, value in shared.items():
-            inventory.set_variable(event_group, key, value)
+        for key, value in shared.items():  # plain values, as the hosts' below
+            data_store.groups[event_group].set_variable(key, value)
         compose, groups, keyed = (self.get_option("compose"), self.get_option("groups"),
                                   self.get_option("keyed_groups"))
         strict = self.get_option("strict")
@@ -280,8 +280,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def _on_group(self, group: str, key: str, value: Any) -> bool:
         """Whether ``group`` carries ``key`` as ``value`` (set here if it has no value yet)."""
-        values = self.inventory.groups[group].vars
-        if key not in values:
-            self.inventory.set_variable(group, key, value)
+        entry = getattr(self.inventory, "__wrapped__", self.inventory).groups[group]
+        if key not in entry.vars:  # plain values, as the hosts'
+            entry.set_variable(key, value)
             return True
-        return bool(values[key] == value)
+        return bool(entry.vars[key] == value)
