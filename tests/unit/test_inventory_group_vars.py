@@ -113,7 +113,11 @@ def expected_burst_vars(doc: dict[str, Any], host: dict[str, Any],
 def test_each_burst_host_sees_the_values_it_had_on_itself(tmp_path: Path) -> None:
     doc = event_doc(tmp_path)
     source = write_event(tmp_path, doc)
-    hostvars = plain(inventory(source, "--list")["_meta"]["hostvars"])
+    raw = inventory(source, "--list")["_meta"]["hostvars"]
+    # Values from the manifest stay untrusted (never templates), from the groups as well.
+    for key in ("ansible_user", "ansible_ssh_common_args", "hybridburst_pool", "ansible_host"):
+        assert set(raw["sale-web-01"][key]) == {"__ansible_unsafe"}, key
+    hostvars = plain(raw)
     verdicts = {"sale-web-01": {"verdict": "pass", "launched_at": HOST["launched_at"],
                                 "reasons": []}}
     for host in doc["hosts"]:
