@@ -104,6 +104,11 @@ def podman_ps(event: str) -> list[str]:
 
 
 def allow_set() -> set[str]:
+    """The addresses in the gateway's allow set; none when the gateway is gone (the last
+    event's `down` removes the private side: nothing can be let in then)."""
+    exists = subprocess.run(["podman", "container", "exists", "hb-gateway"], check=False)
+    if exists.returncode == 1:
+        return set()
     out = subprocess.run(
         ["podman", "exec", "hb-gateway", "nft", "-j", "list", "set", "inet", "hybridburst",
          "burst_allowed"], capture_output=True, text=True, check=True,
