@@ -220,6 +220,14 @@ def launched_from(journal: Journal) -> dict[str, str]:
     return images
 
 
+def from_current_image(burst: Burst, hosts: list[str]) -> dict[str, bool]:
+    """Each of ``hosts`` whose pool has an image: launched from that (current) image?"""
+    pools = {h.name: h.pool for h in burst.plan.hosts}
+    origin = launched_from(burst.journal)
+    return {host: origin.get(host) == burst.images[pools[host]].tag
+            for host in hosts if pools[host] in burst.images}
+
+
 def baseline_step(burst: Burst) -> None:
     """4. Verify the authorized hosts launched from their pool's current image (one probe
     task each; the full role only where one differs); baseline the others in full (no image,
@@ -227,18 +235,14 @@ def baseline_step(burst: Burst) -> None:
     targets = burst.hosts_in(S.AUTHORIZED)
     if not targets:
         return
-    verified: list[str] = []
-    if burst.images:
-        pools = {h.name: h.pool for h in burst.plan.hosts}
-        origin = launched_from(burst.journal)
-        for host in targets:
-            image = burst.images.get(pools[host])
-            if image is not None and origin.get(host) == image.tag:
-                verified.append(host)
-            elif image is not None:
-                was = origin.get(host) or "the plain host image"
-                burst.reporter.say(f"{host}: launched from {was}, not the current image "
-                                   f"{image.tag}: full baseline")
+    current = from_current_image(burst, targets)
+    verified = [host for host, yes in current.items() if yes]
+    origin = launched_from(burst.journal)
+    pools = {h.name: h.pool for h in burst.plan.hosts}
+    for host in (host for host, yes in current.items() if not yes):
+        burst.reporter.say(f"{host}: launched from {origin.get(host) or 'the plain host image'}, "
+                           f"not the current image {burst.images[pools[host]].tag}: "
+                           "full baseline")
     if verified:
         verify_step(burst, verified)
     targets = [h for h in targets if h not in verified]
@@ -275,8 +279,10 @@ def deploy_step(burst: Burst) -> None:
         # A host that dies during the rollout stops it (its batch failed), though the release
         # is not to blame: it is failed and retired at once, and the rollout goes on without
         # it. A release failing its health check stops the rollout for good.
+        # Hosts from the current image have the release: checked, not installed again.
+        baked = [host for host, yes in from_current_image(burst, targets).items() if yes]
         while True:
-            result = deploy_stage.deploy(burst.event_dir, runner=burst.runner)
+            result = deploy_stage.deploy(burst.event_dir, runner=burst.runner, from_image=baked)
             dead = {h: f"unreachable: {m}" for h, m in result.unreachable.items()
                     if h in targets and h not in failed}
             broken = {h: m for h, m in result.failed.items() if h in targets and h not in failed}

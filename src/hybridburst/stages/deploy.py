@@ -8,6 +8,7 @@ data (set_stats ``deploy_serving``, ``drain_left``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from ..app import release as app_release
@@ -46,10 +47,13 @@ def serial_for(states: list[HostState]) -> str | list[int | str]:
 
 
 def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | None = None,
-           runner: PlaybookRunner = run_playbook) -> StageResult:
+           runner: PlaybookRunner = run_playbook,
+           from_image: Collection[str] = ()) -> StageResult:
     """Publish the release(s) and roll them out to the deployable hosts (or ``hosts``):
     the fresh ones first in one batch, then the serving ones in canary batches (not when
-    the release failed on a fresh host). Journal READY for each host that serves."""
+    the release failed on a fresh host). Journal READY for each host that serves.
+    ``from_image``: fresh hosts launched from their pool's current baked image; where the
+    release they have is the one wanted, its health is checked instead of installing it."""
     journal = Journal(event_dir.journal)
     current = journal.current()
     targets = sorted(h for h, e in current.items() if e.state in DEPLOYABLE
@@ -83,9 +87,11 @@ def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | N
             for host in group:
                 result.untouched[host] = "not deployed (the release failed on a fresh host)"
             continue
+        baked = sorted(set(group) & set(from_image) - set(serving))
         run = runner(event_dir, "deploy.yml",
                      {**extravars, "deploy_hosts": ",".join(group),
-                      "deploy_serial": serial_for([current[h].state for h in group])},
+                      "deploy_serial": serial_for([current[h].state for h in group]),
+                      **({"deploy_from_image": ",".join(baked)} if baked else {})},
                      limit=",".join(group))
         result.runs.append(run)
         _record_deploy(journal, current, run, group, release, manifest, result)
