@@ -279,7 +279,7 @@ def deploy_step(burst: Burst) -> None:
         # A host that dies during the rollout stops it (its batch failed), though the release
         # is not to blame: it is failed and retired at once, and the rollout goes on without
         # it. A release failing its health check stops the rollout for good.
-        # Hosts from the current image have the release: checked, not installed again.
+        # Hosts from the current image have their pool's release: they only join the LB.
         baked = [host for host, yes in from_current_image(burst, targets).items() if yes]
         while True:
             result = deploy_stage.deploy(burst.event_dir, runner=burst.runner, from_image=baked)

@@ -26,18 +26,28 @@ KEEP = 30
 BIN = Path(sys.executable).parent
 
 
-def strategy_env() -> dict[str, str]:
-    """Mitogen's persistent-interpreter strategy when it is installed: one Python per host
-    for the whole play instead of one per task (``up`` on 10 hosts: 274 s -> 141 s).
-    ``HYBRIDBURST_STRATEGY=linear`` keeps Ansible's stock strategy; AWX and Jenkins runs of
-    the playbooks use whatever their own ansible.cfg says."""
-    wanted = os.environ.get("HYBRIDBURST_STRATEGY", "mitogen_linear")
+# Playbooks of many tasks per host, where mitogen's one Python per host for the whole play
+# pays (10 hosts, baseline: 117 s -> 40 s). The others run a few tasks per host, where its
+# single connection multiplexer costs more than it saves: on 30 hosts, stock `linear` did
+# validate.yml in 15.7 s against 20.6 s, authorize.yml in 13.4 s against 22.3 s and
+# verify_baseline.yml in 14.1 s against 28.8 s (forks 10, one run each; bench/RESULTS.md).
+MITOGEN_PLAYBOOKS = frozenset({"baseline.yml", "bake.yml", "deploy.yml", "burst.yml"})
+
+
+def strategy_env(playbook: str | None = None) -> dict[str, str]:
+    """The strategy for ``playbook``: mitogen's persistent-interpreter strategy (when it is
+    installed) for the playbooks of many tasks per host, Ansible's ``linear`` for the others.
+    ``HYBRIDBURST_STRATEGY`` (``linear``, ``mitogen_linear``) sets one for every playbook;
+    AWX and Jenkins runs of the playbooks use whatever their own ansible.cfg says."""
+    wanted = os.environ.get("HYBRIDBURST_STRATEGY") or (
+        "mitogen_linear" if playbook is None or Path(playbook).name in MITOGEN_PLAYBOOKS
+        else "linear")
     if not wanted.startswith("mitogen"):
         return {"ANSIBLE_STRATEGY": wanted}
     try:
         import ansible_mitogen
     except ImportError:
-        return {}
+        return {"ANSIBLE_STRATEGY": "linear"}
     plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
     return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": wanted}
 
@@ -156,7 +166,7 @@ def run_playbook(
             **({"ANSIBLE_BECOME_PASSWORD_FILE": str(become)}
                if (become := become_password_file(event_dir)) else {}),
             "HYBRIDBURST_CONTROLLER_PID": str(os.getpid()),
-            **strategy_env(),
+            **strategy_env(playbook),
         },
         quiet=True,
         event_handler=handle,

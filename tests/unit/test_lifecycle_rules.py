@@ -360,6 +360,9 @@ def test_hosts_from_the_current_image_are_verified_and_only_a_drifted_one_conver
                if e.state is S.BASELINED}
     assert reasons[HOSTS[0]] == f"baseline verified against image {'a' * 12}"
     assert reasons[HOSTS[2]].startswith(f"drift from image {'a' * 12}: sysctl net.ipv4")
+    # The image holds the pool's release: every host launched from it only joins the LB.
+    (_, deployed, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
+    assert extravars["deploy_from_image"] == ",".join(HOSTS)
 
 
 def test_hosts_launched_from_a_stale_image_are_converged_not_verified(
@@ -377,3 +380,6 @@ def test_hosts_launched_from_a_stale_image_are_converged_not_verified(
     assert runner.ran("baseline.yml") == [HOSTS]
     assert states() == dict.fromkeys(HOSTS, S.READY)
     assert all(n == 1 for n in cloud.launches.values())  # converged in place, not relaunched
+    # Their image's release may not be the pool's: the release is installed, not assumed.
+    (_, _, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
+    assert "deploy_from_image" not in extravars

@@ -75,3 +75,17 @@ def test_set_stats_outcome_reaches_python(tmp_path: Path, strategy: str,
     assert run.hosts("test_serving") == {"h1", "h3"}
     assert run.outcome["test_report"] == {"version": 1, "hosts": [{"host": "h1"}]}
     assert run.hosts("test_absent") == set()
+
+
+def test_strategy_follows_the_playbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mitogen where a play runs many tasks per host; stock linear for the short playbooks;
+    HYBRIDBURST_STRATEGY sets one for all."""
+    monkeypatch.delenv("HYBRIDBURST_STRATEGY", raising=False)
+    assert strategy_env("baseline.yml")["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert "ansible_mitogen" in strategy_env("deploy.yml")["ANSIBLE_STRATEGY_PLUGINS"]
+    for short in ("validate.yml", "authorize.yml", "verify_baseline.yml", "revoke.yml"):
+        assert strategy_env(short) == {"ANSIBLE_STRATEGY": "linear"}
+    monkeypatch.setenv("HYBRIDBURST_STRATEGY", "linear")
+    assert strategy_env("baseline.yml") == {"ANSIBLE_STRATEGY": "linear"}
+    monkeypatch.setenv("HYBRIDBURST_STRATEGY", "mitogen_linear")
+    assert strategy_env("validate.yml")["ANSIBLE_STRATEGY"] == "mitogen_linear"

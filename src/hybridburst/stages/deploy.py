@@ -52,8 +52,9 @@ def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | N
     """Publish the release(s) and roll them out to the deployable hosts (or ``hosts``):
     the fresh ones first in one batch, then the serving ones in canary batches (not when
     the release failed on a fresh host). Journal READY for each host that serves.
-    ``from_image``: fresh hosts launched from their pool's current baked image; where the
-    release they have is the one wanted, its health is checked instead of installing it."""
+    ``from_image``: fresh hosts launched from their pool's current baked image, which holds
+    their pool's release: unless ``release`` says another, they only join the load balancer
+    (its health check must pass), nothing is installed on them."""
     journal = Journal(event_dir.journal)
     current = journal.current()
     targets = sorted(h for h, e in current.items() if e.state in DEPLOYABLE
@@ -87,7 +88,7 @@ def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | N
             for host in group:
                 result.untouched[host] = "not deployed (the release failed on a fresh host)"
             continue
-        baked = sorted(set(group) & set(from_image) - set(serving))
+        baked = [] if release else sorted(set(group) & set(from_image) - set(serving))
         run = runner(event_dir, "deploy.yml",
                      {**extravars, "deploy_hosts": ",".join(group),
                       "deploy_serial": serial_for([current[h].state for h in group]),
