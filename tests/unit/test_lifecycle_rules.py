@@ -361,7 +361,7 @@ def test_hosts_from_the_current_image_are_verified_and_only_a_drifted_one_conver
     assert reasons[HOSTS[0]] == f"baseline verified against image {'a' * 12}"
     assert reasons[HOSTS[2]].startswith(f"drift from image {'a' * 12}: sysctl net.ipv4")
     # The image holds the pool's release: every host launched from it only joins the LB.
-    (_, deployed, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
+    (_, _, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
     assert extravars["deploy_from_image"] == ",".join(HOSTS)
 
 
