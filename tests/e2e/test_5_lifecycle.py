@@ -4,6 +4,7 @@ test_8_sigkill.)"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
@@ -78,6 +79,34 @@ def test_hosts_launch_from_the_baked_image_and_are_verified_not_converged(demo: 
     sudo = subprocess.run(["podman", "exec", "--user", "admin", f"hb-{host}", "sudo", "-n", "true"],
                           capture_output=True, text=True, check=False)
     assert sudo.returncode != 0 and "password" in sudo.stderr
+
+
+def test_hosts_from_the_image_serve_through_the_load_balancer_untouched_by_deploy(
+        demo: str) -> None:
+    """The image brought the release: deploy only put the hosts in the load balancer (its
+    health check passed), it installed nothing, and the storefront answers through it."""
+    hosts = sorted(manifest_addresses(demo))
+    runs = sorted((state_dir() / "events" / demo / "runs").glob("*-deploy"))
+    extravars = json.loads((runs[-1] / "env" / "extravars").read_text())
+    assert sorted(extravars["deploy_from_image"].split(",")) == hosts
+    events = [json.loads(p.read_text()) for p in runs[-1].rglob("job_events/*.json")]
+    ran = {e["event_data"]["task"] for e in events
+           if e.get("event") == "runner_on_ok" and e["event_data"].get("host") in hosts}
+    assert "Wait until HAProxy reports the host UP" in ran
+    assert "Download the release artifact (sha256 from the controller)" not in ran
+    seen: set[tuple[str, str]] = set()
+    for i in range(40):
+        conn = http.client.HTTPConnection("10.200.0.10", 80, timeout=5)
+        try:
+            conn.request("GET", f"/products/{i + 1}")
+            resp = conn.getresponse()
+            body = json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+        assert resp.status == 200, body
+        if body.get("host", "").startswith(f"{demo}-"):
+            seen.add((body["host"], body["release"]))
+    assert seen == {(h, "1.0.0") for h in hosts}
 
 
 def test_up_quarantines_the_faulty_host_and_readies_the_rest(demo: str) -> None:
