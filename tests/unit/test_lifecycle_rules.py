@@ -363,6 +363,7 @@ def test_hosts_from_the_current_image_are_verified_and_only_a_drifted_one_conver
     # The image holds the pool's release: every host launched from it only joins the LB.
     (_, _, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
     assert extravars["deploy_from_image"] == ",".join(HOSTS)
+    assert runner.ran("publish_release.yml") == []  # no host downloads the release
 
 
 def test_hosts_launched_from_a_stale_image_are_converged_not_verified(
@@ -383,3 +384,4 @@ def test_hosts_launched_from_a_stale_image_are_converged_not_verified(
     # Their image's release may not be the pool's: the release is installed, not assumed.
     (_, _, extravars), = [c for c in runner.calls if c[0] == "deploy.yml"]
     assert "deploy_from_image" not in extravars
+    assert runner.ran("publish_release.yml") == [[]]  # on the load balancer (limit lb)

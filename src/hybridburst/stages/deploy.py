@@ -68,19 +68,21 @@ def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | N
         raise HybridburstError("a pool has no release: give one with --release")
     artifacts = {v: artifact(v) for v in versions}
     result = StageResult("deploy")
-    published = runner(event_dir, "publish_release.yml",
-                       {"publish_release_artifacts": list(artifacts.values())}, limit="lb")
-    result.runs.append(published)
-    if published.rc != 0:
-        raise HybridburstError(f"publishing {', '.join(versions)} failed; "
-                               f"see {published.private_data_dir}")
+    fresh = [h for h in targets if current[h].state is not HostState.READY]
+    serving = [h for h in targets if current[h].state is HostState.READY]
+    baked = [] if release else sorted(set(fresh) & set(from_image))
+    if set(targets) - set(baked):  # a host downloads the release: publish it first
+        published = runner(event_dir, "publish_release.yml",
+                           {"publish_release_artifacts": list(artifacts.values())}, limit="lb")
+        result.runs.append(published)
+        if published.rc != 0:
+            raise HybridburstError(f"publishing {', '.join(versions)} failed; "
+                                   f"see {published.private_data_dir}")
     # The digest each host must find comes from here, never from the artifact server.
     extravars: dict[str, Any] = {
         "deploy_release_sha256": {v: app_release.sha256(p) for v, p in artifacts.items()}}
     if release:
         extravars["deploy_release"] = release
-    fresh = [h for h in targets if current[h].state is not HostState.READY]
-    serving = [h for h in targets if current[h].state is HostState.READY]
     for group in (fresh, serving):
         if not group:
             continue
@@ -88,11 +90,11 @@ def deploy(event_dir: EventDir, release: str | None = None, hosts: list[str] | N
             for host in group:
                 result.untouched[host] = "not deployed (the release failed on a fresh host)"
             continue
-        baked = [] if release else sorted(set(group) & set(from_image) - set(serving))
         run = runner(event_dir, "deploy.yml",
                      {**extravars, "deploy_hosts": ",".join(group),
                       "deploy_serial": serial_for([current[h].state for h in group]),
-                      **({"deploy_from_image": ",".join(baked)} if baked else {})},
+                      **({"deploy_from_image": ",".join(b)}
+                         if (b := [h for h in group if h in baked]) else {})},
                      limit=",".join(group))
         result.runs.append(run)
         _record_deploy(journal, current, run, group, release, manifest, result)

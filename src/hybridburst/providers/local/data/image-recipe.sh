@@ -22,7 +22,9 @@ chroot_run 'chown admin:admin /home/admin/.ssh'
 printf 'admin ALL=(ALL) NOPASSWD:ALL\n' > "$rootfs/etc/sudoers.d/90-cloud-admin"
 chmod 0440 "$rootfs/etc/sudoers.d/90-cloud-admin"
 
-# Host keys are made on first boot, so no two hosts share one.
+# Host keys are made on first boot, so no two hosts share one: the ed25519 key only (the one
+# hybridburst reads and pins). `ssh-keygen -A` also made RSA and ECDSA keys: about 0.6 s of CPU
+# at every boot, which 30 hosts booting on 2 cores feel.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 cat > "$rootfs/etc/systemd/system/ssh-hostkeys.service" <<'UNIT'
 [Unit]
@@ -32,7 +34,7 @@ ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -C "" -f /etc/ssh/ssh_host_ed25519_key
 
 [Install]
 WantedBy=multi-user.target
