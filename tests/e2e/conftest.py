@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -15,6 +16,20 @@ import pytest
 from tests.conftest import REPO, hybridburst, state_dir
 
 EVENT = "e2e"
+LB = "10.200.0.10"  # the local cloud's load balancer (inventory/local)
+
+
+def lb_get(path: str, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
+    """GET ``path`` from the load balancer: its status and JSON body."""
+    conn = http.client.HTTPConnection(LB, 80, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
 FAULTS = {
     "e2e-web-02": {"memory_mb": 512},
     "e2e-web-03": {"cpus": 1},

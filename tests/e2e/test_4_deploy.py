@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import BIN, REPO, hybridburst, podman, state_dir
-from tests.e2e.conftest import Fleet
+from tests.e2e.conftest import Fleet, lb_get
 
 pytestmark = pytest.mark.localcloud
 
 EVENT = "h6dep"
 HOSTS = [f"{EVENT}-web-0{i}" for i in (1, 2, 3)]
-LB = "10.200.0.10"
 GOOD, BAD = "1.0.0", "9.9.9-bad"
 SPEC = f"""\
 event: {EVENT}
@@ -55,22 +54,12 @@ def event(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     hybridburst("deprovision", EVENT)
 
 
-def get(path: str, timeout: float = 5.0) -> tuple[int, dict[str, str]]:
-    conn = http.client.HTTPConnection(LB, 80, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
-
-
 def served(count: int = 30) -> Counter[tuple[str, str]]:
     """(host, release) of the answers of this event's hosts among ``count`` product requests
     through the load balancer (other events may share it)."""
     seen: Counter[tuple[str, str]] = Counter()
     for i in range(count):
-        status, body = get(f"/products/{i % 50 + 1}")
+        status, body = lb_get(f"/products/{i % 50 + 1}")
         assert status == 200, body
         if body["host"].startswith(f"{EVENT}-"):
             seen[(body["host"], body["release"])] += 1
@@ -215,7 +204,7 @@ class Load:
     def _worker(self, deadline: float) -> None:
         while time.monotonic() < deadline and (n := self._take()) is not None:
             try:
-                status, body = get(f"/products/{n % 50 + 1}")
+                status, body = lb_get(f"/products/{n % 50 + 1}")
                 if status == 200:
                     with self._lock:
                         self.ok[body["host"]] += 1

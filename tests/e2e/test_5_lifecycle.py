@@ -4,7 +4,6 @@ test_8_sigkill.)"""
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import os
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import BIN, REPO, hybridburst, podman, state_dir
-from tests.e2e.conftest import allow_set, podman_ps
+from tests.e2e.conftest import allow_set, lb_get, podman_ps
 
 
 def spec_like_demo(folder: Path, event: str, pools: list[dict] | None = None,
@@ -96,14 +95,8 @@ def test_hosts_from_the_image_serve_through_the_load_balancer_untouched_by_deplo
     assert "Download the release artifact (sha256 from the controller)" not in ran
     seen: set[tuple[str, str]] = set()
     for i in range(40):
-        conn = http.client.HTTPConnection("10.200.0.10", 80, timeout=5)
-        try:
-            conn.request("GET", f"/products/{i + 1}")
-            resp = conn.getresponse()
-            body = json.loads(resp.read() or b"{}")
-        finally:
-            conn.close()
-        assert resp.status == 200, body
+        status, body = lb_get(f"/products/{i + 1}")
+        assert status == 200, body
         if body.get("host", "").startswith(f"{demo}-"):
             seen.add((body["host"], body["release"]))
     assert seen == {(h, "1.0.0") for h in hosts}

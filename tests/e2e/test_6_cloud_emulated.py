@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, hybridburst, podman, state_dir
-from tests.e2e.conftest import allow_set, podman_ps
+from tests.e2e.conftest import allow_set, lb_get, podman_ps
 
 CASES = {
     # aws: web-03 (zone a) has half its memory; web-02 is in the second zone's subnet.
@@ -182,18 +182,10 @@ def test_healthy_hosts_reach_the_private_service_through_their_own_subnet_router
 
 
 def test_the_storefront_answers_from_every_ready_host(cloud: CloudEvent) -> None:
-    import http.client
-
     seen = set()
     for i in range(12):
-        conn = http.client.HTTPConnection("10.200.0.10", 80, timeout=5)
-        try:
-            conn.request("GET", f"/products/{i + 1}")
-            resp = conn.getresponse()
-            body = json.loads(resp.read() or b"{}")
-        finally:
-            conn.close()
-        assert resp.status == 200
+        status, body = lb_get(f"/products/{i + 1}")
+        assert status == 200
         seen.add(body["host"])
     assert set(cloud.case["healthy"]) <= seen
 
