@@ -32,8 +32,7 @@ import pytest
 from hybridburst import playbook_guard
 from hybridburst.states import HOLDS_ACCESS, HostState, allowed
 from tests.conftest import BIN, REPO, state_dir
-from tests.e2e.conftest import allow_set
-from tests.e2e.test_4_deploy import get
+from tests.e2e.conftest import allow_set, lb_get
 
 pytestmark = pytest.mark.localcloud
 
@@ -291,7 +290,7 @@ def test_up_killed_in_every_phase_converges_and_a_host_dying_in_deploy_is_failed
     assert [e["state"] for e in journal_lines() if e["host"] == DIES][-3:] == [
         "failed", "revoked", "destroyed"]
     # The survivor serves through the load balancer, for real.
-    answers = {get(f"/products/{i}")[1].get("host") for i in range(1, 21)}
+    answers = {lb_get(f"/products/{i}")[1].get("host") for i in range(1, 21)}
     assert HOSTS[1] in answers and DIES not in answers, answers
 
 
