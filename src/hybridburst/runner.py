@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 # pays (10 hosts, baseline: 117 s -> 40 s). The others run a few tasks per host, where its
 # single connection multiplexer costs more than it saves: on 30 hosts, stock `linear` did
 # validate.yml in 15.7 s against 20.6 s, authorize.yml in 13.4 s against 22.3 s and
-# verify_baseline.yml in 14.1 s against 28.8 s (forks 10, one run each; bench/RESULTS.md).
+# verify_baseline.yml in 14.1 s against 28.8 s (forks 10, one run each; docs/scale.md §4).
 MITOGEN_PLAYBOOKS = frozenset({"baseline.yml", "bake.yml", "deploy.yml", "burst.yml"})
 
 
